@@ -1,0 +1,22 @@
+"""The `slopipe` command. A thin shell: parse flags, call a stage, print the result."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    name="slopipe",
+    help="SLO-driven anomaly detection for services monitored by Prometheus.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+@app.callback()
+def main() -> None:
+    """slopipe: collect, store, evaluate SLOs, detect anomalies, alert."""
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,110 @@
+"""Settings: a YAML file, then `SLOPIPE_*` environment variables, then command-line flags.
+
+Every piece of local state lives under one home folder (`--home`, `SLOPIPE_HOME`, default
+`.slopipe` in the working directory):
+
+    <home>/lake/       the Delta Lake table of samples
+    <home>/slo.db      the SQLite SLO store (unless SLOPIPE_DB_URL names another database)
+    <home>/mlflow.db   the MLflow tracking store (unless MLFLOW_TRACKING_URI names a server)
+    <home>/mlartifacts MLflow artifacts of the local store
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import AliasChoices, BaseModel, Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from slopipe.errors import ConfigError
+
+
+class PrometheusSettings(BaseModel):
+    url: str | None = None
+    selectors: list[str] = Field(default_factory=list)
+    step_seconds: int = 60
+    timeout_seconds: float = 30.0
+    username: str | None = None
+    password: str | None = None
+    bearer_token_file: Path | None = None
+    bearer_token_env: str | None = None
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="SLOPIPE_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        populate_by_name=True,
+    )
+
+    home: Path = Path(".slopipe")
+    db_url: str | None = None
+    mlflow_tracking_uri: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("SLOPIPE_MLFLOW_TRACKING_URI", "MLFLOW_TRACKING_URI"),
+    )
+    alertmanager_url: str | None = None
+    ui_url: str = "http://127.0.0.1:8501"
+    model_name: str = "slopipe-anomaly"
+    holdout_fraction: float = Field(default=0.3, gt=0.0, lt=1.0)
+    contamination: float = Field(default=0.01, gt=0.0, le=0.5)
+    prometheus: PrometheusSettings = Field(default_factory=PrometheusSettings)
+
+    @property
+    def lake_path(self) -> Path:
+        return self.home / "lake"
+
+    @property
+    def slo_db_url(self) -> str:
+        return self.db_url or f"sqlite:///{(self.home / 'slo.db').resolve()}"
+
+    @property
+    def tracking_uri(self) -> str:
+        return self.mlflow_tracking_uri or f"sqlite:///{(self.home / 'mlflow.db').resolve()}"
+
+    @property
+    def artifact_root(self) -> Path:
+        return (self.home / "mlartifacts").resolve()
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Build settings from an optional YAML file, the environment and explicit overrides.
+
+    The environment wins over the file, and explicit overrides (command-line flags) win over
+    both. `config_file` defaults to `SLOPIPE_CONFIG` when that is set.
+    """
+    config_file = config_file or _env_path("SLOPIPE_CONFIG")
+    from_file = _read_yaml(config_file) if config_file else {}
+    given = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        from_env = Settings()
+        merged = {**from_file, **from_env.model_dump(exclude_unset=True), **given}
+        return Settings.model_validate(merged) if merged else from_env
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "settings"
+        raise ConfigError(f"setting {where}: {first['msg']}") from None
+
+
+def _env_path(name: str) -> Path | None:
+    value = os.environ.get(name)
+    return Path(value) if value else None
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found (check --config or SLOPIPE_CONFIG)")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML: {err}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of settings at the top level")
+    return data
