@@ -1,8 +1,27 @@
-"""The `slopipe` command. A thin shell: parse flags, call a stage, print the result."""
+"""The `slopipe` command. A thin shell: parse flags, call a stage, print the result.
+
+Results go to stdout (a table, or JSON with --json); logs and progress go to stderr. Any
+`SlopipeError` becomes one line on stderr and exit code 2.
+"""
 
 from __future__ import annotations
 
+import json
+import logging
+import os
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
 import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from slopipe.config import load_settings
+from slopipe.errors import SlopipeError
 
 app = typer.Typer(
     name="slopipe",
@@ -11,11 +30,158 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+# MLflow configures its own logger on import; keep it to warnings unless asked.
+os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+out = Console()
+err = Console(stderr=True)
+
+HomeOption = Annotated[
+    Path | None, typer.Option("--home", help="Folder of local state [env: SLOPIPE_HOME]")
+]
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", help="YAML settings file [env: SLOPIPE_CONFIG]")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
 
 
 @app.callback()
-def main() -> None:
+def main(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug detail.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Log warnings only.")] = False,
+) -> None:
     """slopipe: collect, store, evaluate SLOs, detect anomalies, alert."""
+    level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
+    if err.is_terminal:
+        handler: logging.Handler = RichHandler(console=err, show_path=False)
+        logging.basicConfig(level=level, format="%(message)s", handlers=[handler], force=True)
+    else:
+        logging.basicConfig(
+            level=level,
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+            stream=sys.stderr,
+            force=True,
+        )
+    for noisy in ("alembic", "mlflow", "urllib3", "httpx", "matplotlib"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def fail(error: SlopipeError) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {error}", markup=True, highlight=False, soft_wrap=True)
+    return typer.Exit(error.exit_code)
+
+
+@app.command()
+def run(
+    source: Annotated[str, typer.Option(help="demo, csv:PATH or prometheus")] = "demo",
+    slos: Annotated[Path | None, typer.Option("--slos", help="OpenSLO v1 YAML file")] = None,
+    at: Annotated[
+        datetime | None, typer.Option(help="End SLO windows here instead of the newest sample")
+    ] = None,
+    home: HomeOption = None,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Run the whole pipeline once: collect, store, prepare, evaluate SLOs, train,
+    validate, score, alert."""
+    from slopipe import pipeline
+
+    try:
+        settings = load_settings(config, home=home)
+        with _stage_progress(disabled=as_json) as on_stage:
+            summary = pipeline.run(settings, source, slos, at, on_stage)
+    except SlopipeError as error:
+        raise fail(error) from None
+    if as_json:
+        print(json.dumps(summary.as_dict(), default=str, indent=2))
+    else:
+        _print_summary(summary)
+
+
+class _stage_progress:
+    """A progress bar over the pipeline's stages, on stderr."""
+
+    def __init__(self, disabled: bool):
+        from slopipe.pipeline import STAGES
+
+        self.stages = STAGES
+        self.progress = Progress(
+            TextColumn("{task.description:<10}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total}"),
+            TimeElapsedColumn(),
+            console=err,
+            disable=disabled or not err.is_terminal,
+            transient=True,
+        )
+
+    def __enter__(self):
+        self.progress.start()
+        self.task = self.progress.add_task("start", total=len(self.stages))
+        return self.on_stage
+
+    def on_stage(self, stage: str) -> None:
+        done = self.stages.index(stage)
+        self.progress.update(self.task, description=stage, completed=done)
+
+    def __exit__(self, *exc) -> None:
+        self.progress.update(self.task, completed=len(self.stages))
+        self.progress.stop()
+
+
+def _print_summary(summary) -> None:
+    table = Table(title="slopipe run", show_header=True, header_style="bold")
+    table.add_column("what")
+    table.add_column("value", justify="right")
+    rows = [
+        ("series", summary.series),
+        ("samples read", summary.samples),
+        ("new samples stored", summary.new_samples),
+        ("rows in the lake", summary.lake_rows),
+        ("rejected (NaN, inf)", summary.rejected),
+        ("gaps (missing steps)", summary.gaps),
+        ("counter resets", summary.counter_resets),
+        ("SLOs met", summary.slos_evaluated - summary.slos_breached),
+        ("SLOs breached", summary.slos_breached),
+        ("model version", summary.model_version),
+        ("promoted to champion", "yes" if summary.promoted else "no"),
+        ("champion version", summary.champion_version or "none"),
+        ("samples scored", summary.scored),
+        ("anomalies", f"{summary.anomalies} ({summary.new_anomalies} new)"),
+        ("alerts raised", summary.alerts),
+        ("alerts sent", summary.alerts_sent),
+    ]
+    for what, value in rows:
+        table.add_row(what, str(value))
+    out.print(table)
+    out.print(f"promotion: {summary.promotion_reason}", highlight=False)
+    _print_slos(summary.slos)
+
+
+def _print_slos(slos: list[dict]) -> None:
+    if not slos:
+        return
+    table = Table(title="SLOs", header_style="bold")
+    for column in ("SLO", "objective", "SLI", "budget left", "burn 1h", "state"):
+        table.add_column(column, justify="left" if column == "SLO" else "right")
+    colours = {"ok": "green", "breached": "red", "no_data": "yellow"}
+    for slo in sorted(slos, key=lambda s: (s["error_budget_remaining"] is None, s["error_budget_remaining"] or 0)):
+        table.add_row(
+            slo["name"],
+            f"{slo['objective_ratio']:.4%}",
+            _percent(slo["sli"], 4),
+            _percent(slo["error_budget_remaining"], 1),
+            _number(slo["burn_rates"].get("1h")),
+            f"[{colours.get(slo['state'], 'white')}]{slo['state']}[/]",
+        )
+    out.print(table)
+
+
+def _percent(value: float | None, digits: int) -> str:
+    return "n/a" if value is None else f"{value:.{digits}%}"
+
+
+def _number(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}"
 
 
 if __name__ == "__main__":

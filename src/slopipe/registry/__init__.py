@@ -1,0 +1,1 @@
+"""Stage 6, registry: MLflow tracking, the model registry, and the promotion gate."""

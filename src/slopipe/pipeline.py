@@ -1,0 +1,275 @@
+"""`slopipe run`: one pass of the whole pipeline, stage after stage.
+
+collect -> lake -> prepare -> slo -> train -> validate -> score -> alert
+
+Inputs are checked before anything is stored: a bad CSV or SLO file changes nothing. Each
+later stage stores its own results atomically, so a failure leaves what earlier stages
+stored intact and consistent.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+
+import pandas as pd
+
+from slopipe.alert import outbox
+from slopipe.alert.rules import anomaly_alerts, slo_alerts
+from slopipe.collect import collect
+from slopipe.collect.samples import split_finite
+from slopipe.config import Settings
+from slopipe.detect.model import AnomalyModel
+from slopipe.lake import Lake
+from slopipe.monitor.scoring import score_new
+from slopipe.prepare import build_features, prepare
+from slopipe.registry.mlflow_registry import Registry
+from slopipe.registry.plots import series_figure
+from slopipe.registry.validate import SloSlices, decide
+from slopipe.slo import openslo
+from slopipe.slo.evaluate import SloStatus, evaluate
+from slopipe.slo.sources import Sources, check_series
+from slopipe.slo.store import SloStore
+
+log = logging.getLogger(__name__)
+
+STAGES = ("collect", "store", "prepare", "slo", "train", "validate", "score", "alert")
+OnStage = Callable[[str], None]
+
+
+@dataclass
+class RunSummary:
+    series: int = 0
+    samples: int = 0
+    new_samples: int = 0
+    lake_rows: int = 0
+    rejected: int = 0
+    duplicates: int = 0
+    gaps: int = 0
+    counter_resets: int = 0
+    slos_evaluated: int = 0
+    slos_breached: int = 0
+    slos: list[dict] = field(default_factory=list)
+    model_uri: str | None = None
+    model_version: str | None = None
+    champion_version: str | None = None
+    promoted: bool = False
+    promotion_reason: str = ""
+    gate: dict = field(default_factory=dict)
+    scored: int = 0
+    anomalies: int = 0
+    new_anomalies: int = 0
+    alerts: int = 0
+    alerts_sent: int = 0
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def demo_slo_file() -> Path:
+    return Path(str(resources.files("slopipe.collect") / "demo_slos.yaml"))
+
+
+def run(
+    settings: Settings,
+    source: str = "demo",
+    slos_file: Path | None = None,
+    at: datetime | None = None,
+    on_stage: OnStage = lambda stage: None,
+) -> RunSummary:
+    """Run every stage once and say what happened."""
+    summary = RunSummary()
+    if slos_file is None and source == "demo":
+        slos_file = demo_slo_file()
+    definitions = openslo.load_file(slos_file) if slos_file else []
+
+    on_stage("collect")
+    samples, summary.rejected = split_finite(collect(source, settings))
+    summary.series, summary.samples = samples["series"].nunique(), len(samples)
+
+    on_stage("store")
+    settings.home.mkdir(parents=True, exist_ok=True)
+    lake = Lake(settings.lake_path)
+    store = SloStore(settings.slo_db_url)
+    known = set(lake.series_names()) | set(samples["series"])
+    for definition, _ in definitions:
+        check_series(definition, known)
+    summary.new_samples = lake.append(samples)
+    summary.lake_rows = lake.count()
+    sources = Sources(lake, settings.prometheus)
+    documents = [(d.name, doc) for d, doc in definitions]
+    store.apply(documents, author="slopipe run", reason=_reason(slos_file))
+
+    on_stage("prepare")
+    names = sorted(samples["series"].unique())
+    prepared, report = prepare(lake.read(names))
+    summary.duplicates, summary.gaps = report.duplicates, report.gaps
+    summary.counter_resets = report.counter_resets
+    features = build_features(prepared)
+
+    on_stage("slo")
+    statuses, slo_series = _evaluate_slos(store, sources, at)
+    summary.slos = [s.as_dict() for s in statuses]
+    summary.slos_evaluated = len(statuses)
+    summary.slos_breached = sum(s.state == "breached" for s in statuses)
+
+    on_stage("train")
+    split = _holdout_split(features, settings.holdout_fraction)
+    train, holdout = _split_rows(features, split)
+    model = AnomalyModel(contamination=settings.contamination).fit(train)
+    registry = Registry(settings)
+    candidate = registry.log_candidate(
+        model,
+        params=_params(model, train),
+        metrics={"train_rows": len(train), "holdout_rows": len(holdout)},
+        figure=series_figure(model.score_features(holdout), max_series=6),
+        example=_example(samples),
+    )
+    summary.model_version, summary.model_uri = candidate.version, candidate.uri
+
+    on_stage("validate")
+    champion = registry.champion()
+    champion_model = registry.load(champion) if champion else None
+    slices = _gate_slices(statuses, slo_series, split)
+    decision = decide(
+        slices,
+        _flags(model, holdout),
+        _flags(champion_model, holdout) if champion_model else None,
+    )
+    summary.promoted, summary.promotion_reason = decision.promote, decision.reason
+    summary.gate = {
+        "candidate": decision.candidate.as_dict() if decision.candidate else None,
+        "champion": decision.champion.as_dict() if decision.champion else None,
+    }
+    registry.note(candidate.version, "validation", decision.reason)
+    if decision.promote:
+        registry.promote(candidate.version, decision.reason)
+        champion, champion_model = candidate, model
+    summary.champion_version = champion.version if champion else None
+
+    on_stage("score")
+    flagged = pd.DataFrame(columns=["series", "timestamp", "anomaly_score"])
+    if champion_model is None:
+        log.warning("no champion model yet: nothing scored; a later run promotes one")
+    else:
+        scored = score_new(lake, store, champion_model, champion.version, split)
+        summary.scored, summary.anomalies = scored.scored, scored.anomalies
+        summary.new_anomalies, flagged = scored.new_anomalies, scored.flagged
+
+    on_stage("alert")
+    now = max((s.window_end for s in statuses), default=pd.Timestamp(datetime.now(UTC)))
+    services = {d.name: d.service for d, _ in definitions}
+    raised = slo_alerts(statuses, services) + anomaly_alerts(flagged, now.to_pydatetime())
+    summary.alerts = outbox.enqueue(store, raised)
+    summary.alerts_sent = outbox.deliver(store, settings.alertmanager_url)
+    return summary
+
+
+def _reason(slos_file: Path | None) -> str:
+    return f"applied from {slos_file}" if slos_file else "applied"
+
+
+def _evaluate_slos(
+    store: SloStore, sources: Sources, at: datetime | None
+) -> tuple[list[SloStatus], dict[str, tuple[str, ...]]]:
+    statuses, slo_series, rows = [], {}, []
+    evaluated_at = datetime.now(UTC)
+    for stored in store.current():
+        definition = openslo.parse_slo(stored.document, where=f"stored SLO {stored.name}")
+        end = pd.Timestamp(at) if at else sources.window_end(definition)
+        for status in evaluate(definition, sources, end):
+            statuses.append(status)
+            rows.append(_evaluation_row(status, stored.version, evaluated_at))
+        slo_series[definition.name] = tuple(
+            s.series for s in definition.sources() if s.type == "lake"
+        )
+    store.record_evaluations(rows)
+    return statuses, slo_series
+
+
+def _evaluation_row(status: SloStatus, version: int, evaluated_at: datetime) -> dict:
+    details = status.as_dict()
+    return {
+        "name": status.name,
+        "version": version,
+        "objective": status.objective_name,
+        "evaluated_at": evaluated_at,
+        "window_start": status.window_start.to_pydatetime(),
+        "window_end": status.window_end.to_pydatetime(),
+        "sli": details["sli"],
+        "error_budget_remaining": details["error_budget_remaining"],
+        "state": status.state,
+        "details": pd.Series(details).to_json(),
+    }
+
+
+def _holdout_split(features: pd.DataFrame, fraction: float) -> dict[str, datetime]:
+    """Per series, the time from which rows are held out (the newest `fraction` of them)."""
+    split = {}
+    for series, rows in features.groupby("series"):
+        stamps = rows["timestamp"].sort_values().reset_index(drop=True)
+        split[str(series)] = stamps.iloc[int(len(stamps) * (1.0 - fraction))].to_pydatetime()
+    return split
+
+
+def _split_rows(features: pd.DataFrame, split: dict[str, datetime]):
+    cut = features["series"].map(lambda s: pd.Timestamp(split[s]))
+    held = features["timestamp"] >= cut
+    return features[~held].reset_index(drop=True), features[held].reset_index(drop=True)
+
+
+def _flags(model: AnomalyModel | None, rows: pd.DataFrame) -> pd.DataFrame:
+    scored = model.score_features(rows)
+    return scored[scored["is_anomaly"]][["series", "timestamp"]]
+
+
+def _gate_slices(
+    statuses: list[SloStatus], slo_series: dict[str, tuple[str, ...]], split: dict[str, datetime]
+) -> list[SloSlices]:
+    """Each SLO's slices over the held-out span of its series."""
+    slices = []
+    for status in statuses:
+        series = tuple(s for s in slo_series.get(status.name, ()) if s in split)
+        if not series:
+            continue
+        held_from = pd.Timestamp(min(split[s] for s in series))
+        length = pd.Timedelta(status.slice_length)
+        first = max(0, math.ceil((held_from - status.window_start) / length))
+        count = int((status.window_end - status.window_start) / length) + 1 - first
+        breaching = {
+            int((start - status.window_start) / length) - first for start, _ in status.bad_periods
+        }
+        slices.append(
+            SloSlices(
+                slo=status.name,
+                series=series,
+                start=status.window_start + first * length,
+                slice_length=length.to_pytimedelta(),
+                count=max(count, 0),
+                breaching=frozenset(i for i in breaching if i >= 0),
+            )
+        )
+    return slices
+
+
+def _params(model: AnomalyModel, train: pd.DataFrame) -> dict:
+    return {
+        "n_estimators": model.n_estimators,
+        "contamination": model.contamination,
+        "seed": model.seed,
+        "train_start": str(train["timestamp"].min()),
+        "train_end": str(train["timestamp"].max()),
+        "series": len(model.training["series"]),
+    }
+
+
+def _example(samples: pd.DataFrame) -> pd.DataFrame:
+    first = samples.sort_values(["series", "timestamp"]).groupby("series").head(20)
+    example = first[["timestamp", "series", "value"]].head(20).copy()
+    example["timestamp"] = example["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return example.reset_index(drop=True)

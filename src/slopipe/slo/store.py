@@ -1,0 +1,289 @@
+"""The SLO store: SLO definitions with their versions, evaluations, anomalies and alerts.
+
+SQLite under the home folder by default; PostgreSQL when `SLOPIPE_DB_URL` names one
+(`postgresql+psycopg://user@host/db`). Alembic migrations create and upgrade the schema when
+the store is opened. All times are stored in UTC.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.exc import SQLAlchemyError
+
+from slopipe.errors import SloError
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+metadata = sa.MetaData()
+UTC_TIME = sa.DateTime(timezone=True)
+
+slo_versions = sa.Table(
+    "slo_versions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String),
+    sa.Column("version", sa.Integer),
+    sa.Column("document", sa.Text),
+    sa.Column("author", sa.String),
+    sa.Column("reason", sa.Text),
+    sa.Column("created_at", UTC_TIME),
+)
+evaluations = sa.Table(
+    "evaluations",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String),
+    sa.Column("version", sa.Integer),
+    sa.Column("objective", sa.String),
+    sa.Column("evaluated_at", UTC_TIME),
+    sa.Column("window_start", UTC_TIME),
+    sa.Column("window_end", UTC_TIME),
+    sa.Column("sli", sa.Float),
+    sa.Column("error_budget_remaining", sa.Float),
+    sa.Column("state", sa.String),
+    sa.Column("details", sa.Text),
+)
+anomalies = sa.Table(
+    "anomalies",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("series", sa.String),
+    sa.Column("timestamp", UTC_TIME),
+    sa.Column("anomaly_score", sa.Float),
+    sa.Column("model_version", sa.String),
+    sa.Column("detected_at", UTC_TIME),
+)
+score_watermarks = sa.Table(
+    "score_watermarks",
+    metadata,
+    sa.Column("series", sa.String, primary_key=True),
+    sa.Column("scored_until", UTC_TIME),
+)
+alerts = sa.Table(
+    "alerts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("fingerprint", sa.String),
+    sa.Column("alertname", sa.String),
+    sa.Column("severity", sa.String),
+    sa.Column("labels", sa.Text),
+    sa.Column("annotations", sa.Text),
+    sa.Column("starts_at", UTC_TIME),
+    sa.Column("ends_at", UTC_TIME),
+    sa.Column("status", sa.String),
+    sa.Column("attempts", sa.Integer),
+    sa.Column("last_error", sa.Text),
+    sa.Column("created_at", UTC_TIME),
+    sa.Column("updated_at", UTC_TIME),
+)
+
+
+def utc(value: datetime | pd.Timestamp | None) -> datetime | None:
+    """A timezone-aware UTC datetime (SQLite hands back naive ones)."""
+    if value is None:
+        return None
+    stamp = pd.Timestamp(value)
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    return stamp.to_pydatetime()
+
+
+@dataclass(frozen=True)
+class StoredSlo:
+    name: str
+    version: int
+    document: dict
+    author: str
+    reason: str
+    created_at: datetime
+
+
+class SloStore:
+    """Connection to the SLO store; opening it brings the schema up to date."""
+
+    def __init__(self, url: str):
+        self.url = url
+        try:
+            self.engine = sa.create_engine(url, future=True)
+            with self.engine.begin() as connection:
+                config = Config()
+                config.set_main_option("script_location", str(MIGRATIONS))
+                config.attributes["connection"] = connection
+                command.upgrade(config, "head")
+        except SQLAlchemyError as err:
+            raise SloError(f"SLO store {_safe(url)}: {_first_line(err)}") from None
+        except ModuleNotFoundError as err:
+            raise SloError(f"SLO store {_safe(url)}: driver missing: {err.name}") from None
+
+    @contextmanager
+    def transaction(self) -> Iterator[sa.Connection]:
+        """One atomic unit of writes: all of it is stored, or none."""
+        try:
+            with self.engine.begin() as connection:
+                yield connection
+        except SQLAlchemyError as err:
+            raise SloError(f"SLO store {_safe(self.url)}: {_first_line(err)}") from None
+
+    # -- definitions -------------------------------------------------------------------------
+
+    def apply(
+        self, documents: Iterable[tuple[str, dict]], author: str, reason: str
+    ) -> list[tuple[str, int, bool]]:
+        """Store each (name, OpenSLO document); a changed document becomes a new version.
+
+        Returns (name, version, changed) per document. All of them are stored, or none.
+        """
+        now = datetime.now(UTC)
+        results = []
+        with self.transaction() as tx:
+            for name, document in documents:
+                current = self._latest(tx, name)
+                if current and current.document == document:
+                    results.append((name, current.version, False))
+                    continue
+                version = current.version + 1 if current else 1
+                tx.execute(
+                    slo_versions.insert().values(
+                        name=name,
+                        version=version,
+                        document=json.dumps(document, sort_keys=True),
+                        author=author,
+                        reason=reason,
+                        created_at=now,
+                    )
+                )
+                results.append((name, version, True))
+        return results
+
+    def _latest(self, tx: sa.Connection, name: str) -> StoredSlo | None:
+        row = tx.execute(
+            sa.select(slo_versions)
+            .where(slo_versions.c.name == name)
+            .order_by(slo_versions.c.version.desc())
+            .limit(1)
+        ).first()
+        return _stored(row) if row else None
+
+    def current(self) -> list[StoredSlo]:
+        """The newest version of every SLO, by name."""
+        newest = (
+            sa.select(slo_versions.c.name, sa.func.max(slo_versions.c.version).label("v"))
+            .group_by(slo_versions.c.name)
+            .subquery()
+        )
+        query = (
+            sa.select(slo_versions)
+            .join(
+                newest,
+                (slo_versions.c.name == newest.c.name) & (slo_versions.c.version == newest.c.v),
+            )
+            .order_by(slo_versions.c.name)
+        )
+        with self.transaction() as tx:
+            return [_stored(row) for row in tx.execute(query)]
+
+    def history(self, name: str) -> list[StoredSlo]:
+        query = (
+            sa.select(slo_versions)
+            .where(slo_versions.c.name == name)
+            .order_by(slo_versions.c.version)
+        )
+        with self.transaction() as tx:
+            return [_stored(row) for row in tx.execute(query)]
+
+    # -- evaluations, anomalies, watermarks --------------------------------------------------
+
+    def record_evaluations(self, rows: list[dict]) -> None:
+        if rows:
+            with self.transaction() as tx:
+                tx.execute(evaluations.insert(), rows)
+
+    def watermarks(self) -> dict[str, datetime]:
+        with self.transaction() as tx:
+            rows = tx.execute(sa.select(score_watermarks)).all()
+        return {row.series: utc(row.scored_until) for row in rows}
+
+    def record_scores(
+        self, found: pd.DataFrame, model_version: str, scored_until: dict[str, datetime]
+    ) -> int:
+        """Store new anomalies and move the scoring watermarks, atomically.
+
+        `found` has series, timestamp and anomaly_score. Returns how many anomalies were new.
+        """
+        now = datetime.now(UTC)
+        known = self._known_anomalies(found)
+        fresh = [
+            {
+                "series": row.series,
+                "timestamp": utc(row.timestamp),
+                "anomaly_score": float(row.anomaly_score),
+                "model_version": model_version,
+                "detected_at": now,
+            }
+            for row in found.itertuples()
+            if (row.series, utc(row.timestamp)) not in known
+        ]
+        with self.transaction() as tx:
+            if fresh:
+                tx.execute(anomalies.insert(), fresh)
+            for series, until in scored_until.items():
+                tx.execute(score_watermarks.delete().where(score_watermarks.c.series == series))
+                tx.execute(score_watermarks.insert().values(series=series, scored_until=utc(until)))
+        return len(fresh)
+
+    def _known_anomalies(self, found: pd.DataFrame) -> set[tuple[str, datetime]]:
+        if found.empty:
+            return set()
+        query = sa.select(anomalies.c.series, anomalies.c.timestamp).where(
+            anomalies.c.series.in_(sorted(found["series"].unique()))
+        )
+        with self.transaction() as tx:
+            return {(row.series, utc(row.timestamp)) for row in tx.execute(query)}
+
+    def anomalies(self, series: str | None = None) -> pd.DataFrame:
+        query = sa.select(anomalies).order_by(anomalies.c.series, anomalies.c.timestamp)
+        if series is not None:
+            query = query.where(anomalies.c.series == series)
+        with self.transaction() as tx:
+            frame = pd.DataFrame(tx.execute(query).mappings().all())
+        if not frame.empty:
+            frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True)
+        return frame
+
+    def count(self, table: str) -> int:
+        with self.transaction() as tx:
+            return tx.execute(sa.select(sa.func.count()).select_from(metadata.tables[table])).scalar_one()
+
+
+def _stored(row: sa.Row) -> StoredSlo:
+    return StoredSlo(
+        name=row.name,
+        version=row.version,
+        document=json.loads(row.document),
+        author=row.author,
+        reason=row.reason,
+        created_at=utc(row.created_at),
+    )
+
+
+def _safe(url: str) -> str:
+    """The URL without its password, for messages."""
+    try:
+        return sa.make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - a malformed URL is shown as given, minus nothing
+        return url.split("@")[-1]
+
+
+def _first_line(err: Exception) -> str:
+    return str(err).strip().splitlines()[0]
