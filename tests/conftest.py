@@ -1,0 +1,42 @@
+"""Fixtures shared by every test package: throwaway PostgreSQL databases, homes, paths."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("SLOPIPE_SHARED", REPO.parent / "shared"))
+NAB = SHARED / "data" / "nab"
+SMD = SHARED / "data" / "smd"
+PG_ADMIN = os.environ.get("SLOPIPE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A PostgreSQL database of its own for one test, dropped afterwards."""
+    name = f"slopipe_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    base = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty slopipe home, with no SLOPIPE_* or MLflow variables leaking in."""
+    for key in list(os.environ):
+        if key.startswith("SLOPIPE_") or key == "MLFLOW_TRACKING_URI":
+            monkeypatch.delenv(key)
+    path = tmp_path / "home"
+    monkeypatch.setenv("SLOPIPE_HOME", str(path))
+    return path
