@@ -91,6 +91,7 @@ def run(
     on_stage("collect")
     samples, summary.rejected = split_finite(collect(source, settings))
     summary.series, summary.samples = samples["series"].nunique(), len(samples)
+    summary.duplicates = int(samples.duplicated(["series", "timestamp"]).sum())
 
     on_stage("store")
     settings.home.mkdir(parents=True, exist_ok=True)
@@ -108,8 +109,7 @@ def run(
     on_stage("prepare")
     names = sorted(samples["series"].unique())
     prepared, report = prepare(lake.read(names))
-    summary.duplicates, summary.gaps = report.duplicates, report.gaps
-    summary.counter_resets = report.counter_resets
+    summary.gaps, summary.counter_resets = report.gaps, report.counter_resets
     features = build_features(prepared)
 
     on_stage("slo")

@@ -48,11 +48,15 @@ def counter_increases(values: np.ndarray) -> tuple[np.ndarray, int]:
 
 
 def infer_step(timestamps: pd.Series) -> pd.Timedelta:
-    """The series' step: the median spacing, rounded to whole seconds."""
-    spacing = timestamps.diff().dropna()
+    """The series' step: its most common spacing (the shortest among ties), in whole seconds.
+
+    The mode, unlike the median, is not pulled up by a few gaps.
+    """
+    spacing = timestamps.diff().dropna().dt.round("s")
+    spacing = spacing[spacing > pd.Timedelta(0)]
     if spacing.empty:
         return pd.Timedelta(minutes=1)
-    return max(spacing.median().round("s"), pd.Timedelta(seconds=1))
+    return spacing.mode().min()
 
 
 def prepare(samples: pd.DataFrame) -> tuple[pd.DataFrame, PrepareReport]:

@@ -19,10 +19,15 @@ import numpy as np
 import pandas as pd
 from scipy.stats import fisher_exact
 
+from slopipe.slo.math import slice_index
+
 
 @dataclass(frozen=True)
 class SloSlices:
-    """One SLO's held-out slices: which breached, and which series it reads."""
+    """One SLO's held-out slices: which breached, and which series it reads.
+
+    Slice k is (start + k*slice_length, start + (k+1)*slice_length], as in `slo.math`.
+    """
 
     slo: str
     series: tuple[str, ...]
@@ -94,8 +99,7 @@ def score_slices(slices: list[SloSlices], flagged: pd.DataFrame) -> GateScore:
 
 def _flagged_slices(slo: SloSlices, flagged: pd.DataFrame) -> set[int]:
     rows = flagged[flagged["series"].isin(slo.series)]
-    offsets = (rows["timestamp"] - slo.start) / slo.slice_length
-    index = np.floor(offsets.to_numpy(dtype="float64")).astype("int64")
+    index = slice_index(rows["timestamp"], slo.start, slo.slice_length)
     return {int(i) for i in index if 0 <= i < slo.count}
 
 

@@ -116,7 +116,7 @@ def _threshold_events(objective: Objective, data: pd.DataFrame, start: pd.Timest
     goodness = slomath.timeslice_goodness(
         data["timestamp"], good, start, slice_length, objective.time_slice_target or 1.0
     )
-    times = start + goodness.index.to_numpy() * slice_length
+    times = start + (goodness.index.to_numpy() + 1) * slice_length  # each slice's end
     return pd.DataFrame(
         {"timestamp": times, "bad": (~goodness).to_numpy(float), "total": np.ones(len(goodness))}
     )

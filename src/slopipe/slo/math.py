@@ -42,9 +42,13 @@ def burn_rate(bad: float, total: float, objective_ratio: float) -> float:
 
 
 def slice_index(timestamps: pd.Series, start: pd.Timestamp, time_slice: timedelta) -> np.ndarray:
-    """Slice number of each timestamp; slices are aligned to `start`."""
-    offsets = (timestamps - start).to_numpy() / np.timedelta64(time_slice)
-    return np.floor(offsets.astype("float64")).astype("int64")
+    """Slice number of each timestamp: slice k is (start + k*slice, start + (k+1)*slice].
+
+    Slices are half-open like the window (start, end] they cut, so a day of 5-minute slices
+    is exactly 288 of them.
+    """
+    offsets = (pd.Series(timestamps) - start).to_numpy() / np.timedelta64(time_slice)
+    return (np.ceil(offsets.astype("float64")) - 1).astype("int64")
 
 
 def timeslice_goodness(
