@@ -33,4 +33,10 @@ def test_the_same_episode_gets_the_same_fingerprint_every_time():
     now = pd.Timestamp("2024-01-02", tz="UTC").to_pydatetime()
     first = [a.fingerprint for a in anomaly_alerts(anomalies(0, 5), now)]
     again = [a.fingerprint for a in anomaly_alerts(anomalies(0, 5), now)]
-    assert first == again and len(set(first + [a.fingerprint for a in anomaly_alerts(anomalies(0, 5, series="mem"), now)])) == 2
+    assert (
+        first == again
+        and len(
+            set(first + [a.fingerprint for a in anomaly_alerts(anomalies(0, 5, series="mem"), now)])
+        )
+        == 2
+    )

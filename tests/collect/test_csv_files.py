@@ -16,7 +16,9 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
 
 
 def test_a_good_file_is_read_as_utc_samples_named_by_its_stem(tmp_path):
-    path = write(tmp_path, "cpu.csv", "timestamp,value\n2024-01-01 00:00:00,1.5\n2024-01-01 00:05:00,2\n")
+    path = write(
+        tmp_path, "cpu.csv", "timestamp,value\n2024-01-01 00:00:00,1.5\n2024-01-01 00:05:00,2\n"
+    )
     frame = read_csv_series(path)
     assert list(frame["series"]) == ["cpu", "cpu"]
     assert list(frame["value"]) == [1.5, 2.0]
@@ -24,7 +26,9 @@ def test_a_good_file_is_read_as_utc_samples_named_by_its_stem(tmp_path):
 
 
 def test_nan_and_infinity_are_kept_for_counting_not_refused(tmp_path):
-    path = write(tmp_path, "x.csv", "timestamp,value\n2024-01-01,nan\n2024-01-02,inf\n2024-01-03,3\n")
+    path = write(
+        tmp_path, "x.csv", "timestamp,value\n2024-01-01,nan\n2024-01-02,inf\n2024-01-03,3\n"
+    )
     values = read_csv_series(path)["value"]
     assert values.isna().sum() == 1 and (values == float("inf")).sum() == 1
 
@@ -36,7 +40,10 @@ def test_nan_and_infinity_are_kept_for_counting_not_refused(tmp_path):
         ("time,value\n2024-01-01,1\n", ":1: header is `time,value`, expected `timestamp,value`"),
         ("timestamp,value\n", "header but no samples"),
         ("timestamp,value\n2024-01-01,1\n2024-01-02,abc\n", ":3: value 'abc' is not a number"),
-        ("timestamp,value\n2024-01-01,1\nyesterday,2\n", ":3: timestamp 'yesterday' does not parse"),
+        (
+            "timestamp,value\n2024-01-01,1\nyesterday,2\n",
+            ":3: timestamp 'yesterday' does not parse",
+        ),
     ],
 )
 def test_bad_files_name_the_file_and_line(tmp_path, text, message):

@@ -22,7 +22,9 @@ def test_incidents_show_in_the_series_they_name():
     for incident in demo.incidents():
         rows = frame[frame["series"] == incident.series].set_index("timestamp")["value"]
         inside = rows[(rows.index >= incident.start) & (rows.index < incident.end)]
-        before = rows[(rows.index >= incident.start - incident.duration) & (rows.index < incident.start)]
+        before = rows[
+            (rows.index >= incident.start - incident.duration) & (rows.index < incident.start)
+        ]
         if incident.series.endswith("_total"):
             inside, before = inside.diff().dropna(), before.diff().dropna()
             inside, before = inside[inside >= 0], before[before >= 0]

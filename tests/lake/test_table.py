@@ -24,7 +24,9 @@ def test_storing_the_same_samples_twice_stores_them_once(tmp_path):
 def test_reading_one_series_over_a_range_returns_exactly_those_rows(tmp_path):
     lake = Lake(tmp_path / "lake")
     lake.append(pd.concat([samples("a", "2024-01-01", 100), samples("b", "2024-01-01", 100)]))
-    rows = lake.read("a", pd.Timestamp("2024-01-01 00:10", tz="UTC"), pd.Timestamp("2024-01-01 00:19", tz="UTC"))
+    rows = lake.read(
+        "a", pd.Timestamp("2024-01-01 00:10", tz="UTC"), pd.Timestamp("2024-01-01 00:19", tz="UTC")
+    )
     assert list(rows["value"]) == list(range(10, 20))
     assert set(rows["series"]) == {"a"}
     assert rows["labels"].iloc[0] == '{"job":"api"}'

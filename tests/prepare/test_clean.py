@@ -22,7 +22,9 @@ def test_missing_steps_become_marked_gaps():
 
 
 def test_duplicates_and_non_finite_values_are_counted_and_dropped():
-    times = pd.to_datetime(["2024-01-01 00:00", "2024-01-01 00:00", "2024-01-01 00:01", "2024-01-01 00:02"], utc=True)
+    times = pd.to_datetime(
+        ["2024-01-01 00:00", "2024-01-01 00:00", "2024-01-01 00:01", "2024-01-01 00:02"], utc=True
+    )
     prepared, report = prepare(make_frame(times, [1.0, 2.0, np.nan, np.inf], "g"))
     assert (report.duplicates, report.rejected) == (1, 2)
     assert prepared["value"].iloc[0] == 2.0

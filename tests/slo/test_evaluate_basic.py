@@ -20,7 +20,11 @@ def threshold_doc(target=0.99, op="lte", value=0.3, slice_="5m", window="1d"):
         "metadata": {"name": "latency"},
         "spec": {
             "service": "api",
-            "indicator": {"spec": {"thresholdMetric": {"metricSource": {"type": "lake", "spec": {"series": "lat"}}}}},
+            "indicator": {
+                "spec": {
+                    "thresholdMetric": {"metricSource": {"type": "lake", "spec": {"series": "lat"}}}
+                }
+            },
             "timeWindow": [{"duration": window, "isRolling": True}],
             "budgetingMethod": "Timeslices",
             "objectives": [{"op": op, "value": value, "target": target, "timeSliceWindow": slice_}],
@@ -36,7 +40,15 @@ def ratio_doc(target=0.99):
         "metadata": {"name": "availability"},
         "spec": {
             "service": "api",
-            "indicator": {"spec": {"ratioMetric": {"counter": True, "bad": source("errors"), "total": source("requests")}}},
+            "indicator": {
+                "spec": {
+                    "ratioMetric": {
+                        "counter": True,
+                        "bad": source("errors"),
+                        "total": source("requests"),
+                    }
+                }
+            },
             "timeWindow": [{"duration": "1d", "isRolling": True}],
             "budgetingMethod": "Occurrences",
             "objectives": [{"target": target}],
@@ -74,7 +86,10 @@ def test_one_bad_sample_makes_only_its_own_slice_bad():
     [status] = evaluate(parse_slo(threshold_doc()), lambda s, a, b: data, END)
     assert status.total - status.good == 1
     start, end = status.bad_periods[0]
-    assert (start, end) == (END - timedelta(days=1) + timedelta(minutes=5), END - timedelta(days=1) + timedelta(minutes=10))
+    assert (start, end) == (
+        END - timedelta(days=1) + timedelta(minutes=5),
+        END - timedelta(days=1) + timedelta(minutes=10),
+    )
 
 
 def test_a_ratio_slo_is_a_ratio_of_sums_not_an_average_of_ratios():

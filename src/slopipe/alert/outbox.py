@@ -93,5 +93,7 @@ def _mark(store: SloStore, rows: list[dict], status: str, error: str | None) -> 
             tx.execute(
                 alerts.update()
                 .where(alerts.c.id == row["id"])
-                .values(status=status, last_error=error, attempts=row["attempts"] + 1, updated_at=now)
+                .values(
+                    status=status, last_error=error, attempts=row["attempts"] + 1, updated_at=now
+                )
             )

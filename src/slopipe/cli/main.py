@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import sys
+from contextlib import redirect_stdout
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
@@ -87,7 +88,8 @@ def run(
 
     try:
         settings = load_settings(config, home=home)
-        with _stage_progress(disabled=as_json) as on_stage:
+        # Libraries (MLflow) print progress notes on stdout; stdout is for results only.
+        with _stage_progress(disabled=as_json) as on_stage, redirect_stdout(sys.stderr):
             summary = pipeline.run(settings, source, slos, at, on_stage)
     except SlopipeError as error:
         raise fail(error) from None
@@ -164,7 +166,9 @@ def _print_slos(slos: list[dict]) -> None:
     for column in ("SLO", "objective", "SLI", "budget left", "burn 1h", "state"):
         table.add_column(column, justify="left" if column == "SLO" else "right")
     colours = {"ok": "green", "breached": "red", "no_data": "yellow"}
-    for slo in sorted(slos, key=lambda s: (s["error_budget_remaining"] is None, s["error_budget_remaining"] or 0)):
+    for slo in sorted(
+        slos, key=lambda s: (s["error_budget_remaining"] is None, s["error_budget_remaining"] or 0)
+    ):
         table.add_row(
             slo["name"],
             f"{slo['objective_ratio']:.4%}",

@@ -67,9 +67,7 @@ def _parse_values(path: Path, text: pd.Series) -> np.ndarray:
     unparsed = np.isnan(values) & ~stripped.str.lower().isin(NON_FINITE).to_numpy()
     if unparsed.any():
         row = int(np.argmax(unparsed))
-        raise InputError(
-            f"{path}:{row + 2}: value {text.iloc[row]!r} is not a number"
-        )
+        raise InputError(f"{path}:{row + 2}: value {text.iloc[row]!r} is not a number")
     return values
 
 

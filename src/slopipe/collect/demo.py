@@ -73,7 +73,9 @@ def generate(end: datetime = DEFAULT_END, days: int = 14, seed: int = 7) -> pd.D
     labels = {"service": SERVICE, "job": "checkout-api", "instance": "checkout-0:9100"}
     resets = [len(times) // 3, (2 * len(times)) // 3 + 17]
     frames = [
-        make_frame(times, _counter(requests_per_s, resets), "http_requests_total", "counter", labels),
+        make_frame(
+            times, _counter(requests_per_s, resets), "http_requests_total", "counter", labels
+        ),
         make_frame(times, _counter(errors_per_s, resets), "http_errors_total", "counter", labels),
         make_frame(times, latency, "http_latency_p99_seconds", "gauge", labels),
         make_frame(times, cpu, "cpu_utilization", "gauge", labels),
@@ -90,7 +92,9 @@ def _load_profile(times: pd.DatetimeIndex, rng: np.random.Generator) -> np.ndarr
 
 
 def _incident_masks(times: pd.DatetimeIndex, planned: list[Incident]) -> dict[str, np.ndarray]:
-    masks = {k: np.zeros(len(times), bool) for k in ("error_burst", "latency_shift", "cpu_saturation")}
+    masks = {
+        k: np.zeros(len(times), bool) for k in ("error_burst", "latency_shift", "cpu_saturation")
+    }
     for incident in planned:
         masks[incident.kind] |= (times >= incident.start) & (times < incident.end)
     return masks

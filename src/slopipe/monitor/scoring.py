@@ -50,10 +50,18 @@ def score_new(
         if not fresh.empty:
             scored_parts.append(fresh)
             until[series] = fresh["timestamp"].max().to_pydatetime()
-    scored = pd.concat(scored_parts, ignore_index=True) if scored_parts else pd.DataFrame(
-        columns=["timestamp", "series", "value", "anomaly_score", "is_anomaly"]
+    scored = (
+        pd.concat(scored_parts, ignore_index=True)
+        if scored_parts
+        else pd.DataFrame(columns=["timestamp", "series", "value", "anomaly_score", "is_anomaly"])
     )
     flagged = scored[scored["is_anomaly"].astype(bool)]
     new = store.record_scores(flagged, model_version, until)
-    log.info("scored %d sample(s) of %d series: %d anomalies, %d new", len(scored), len(until), len(flagged), new)
+    log.info(
+        "scored %d sample(s) of %d series: %d anomalies, %d new",
+        len(scored),
+        len(until),
+        len(flagged),
+        new,
+    )
     return ScoreResult(len(scored), len(flagged), new, flagged)

@@ -56,6 +56,11 @@ def _series_features(one: pd.DataFrame) -> pd.DataFrame:
         }
     )
     features = features.fillna(0.0).clip(-CLIP, CLIP)
-    out = pd.concat([one[["timestamp", "series", "value"]].reset_index(drop=True),
-                     features.reset_index(drop=True)], axis=1)
+    out = pd.concat(
+        [
+            one[["timestamp", "series", "value"]].reset_index(drop=True),
+            features.reset_index(drop=True),
+        ],
+        axis=1,
+    )
     return out[~one["gap"].to_numpy()].reset_index(drop=True)

@@ -85,7 +85,9 @@ class Registry:
             self.client.set_registered_model_alias(self.name, CHALLENGER, version)
         except MlflowException as err:
             raise RegistryError(f"mlflow {self.tracking_uri}: {err.message}") from None
-        log.info("mlflow: logged run %s, registered %s version %s", run.info.run_id, self.name, version)
+        log.info(
+            "mlflow: logged run %s, registered %s version %s", run.info.run_id, self.name, version
+        )
         return RegisteredModel(self.name, version, run.info.run_id)
 
     def _log_model(self, model: AnomalyModel, example: pd.DataFrame) -> str:

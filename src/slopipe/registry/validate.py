@@ -67,9 +67,15 @@ class GateScore:
 
     def as_dict(self) -> dict:
         return {
-            "tp": self.tp, "fp": self.fp, "fn": self.fn, "tn": self.tn,
-            "precision": self.precision, "recall": self.recall, "f1": self.f1,
-            "lift": self.lift, "p_value": self.p_value,
+            "tp": self.tp,
+            "fp": self.fp,
+            "fn": self.fn,
+            "tn": self.tn,
+            "precision": self.precision,
+            "recall": self.recall,
+            "f1": self.f1,
+            "lift": self.lift,
+            "p_value": self.p_value,
         }
 
 
@@ -111,7 +117,9 @@ def decide(
 ) -> GateDecision:
     """Promote the candidate or not, with the reason in words."""
     if not any(s.breaching for s in slices):
-        return GateDecision(False, "held-out span has no SLO-breaching slice to validate on", None, None)
+        return GateDecision(
+            False, "held-out span has no SLO-breaching slice to validate on", None, None
+        )
     candidate = score_slices(slices, candidate_flags)
     if champion_flags is None:
         better = candidate.lift > 1.0 and candidate.p_value < alpha

@@ -99,16 +99,23 @@ def _evaluate_objective(
 
 
 def _ratio_events(indicator: RatioIndicator, data: dict) -> pd.DataFrame:
-    """Per-timestamp bad and total counts of a ratio SLI, aligned on the total's steps."""
-    total = data[indicator.total].set_index("timestamp")["value"]
-    part = data[indicator.good or indicator.bad].set_index("timestamp")["value"]
-    part = part.reindex(total.index).fillna(0.0)
-    bad = (total - part) if indicator.good is not None else part
-    frame = pd.DataFrame({"timestamp": total.index, "bad": bad.to_numpy(), "total": total.to_numpy()})
-    return frame.dropna().reset_index(drop=True)
+    """Per-timestamp bad and total counts of a ratio SLI.
+
+    The two series are joined on the union of their timestamps, a missing side counting as
+    zero, so a scrape missed by one series loses none of the other's events.
+    """
+    total = data[indicator.total].set_index("timestamp")["value"].dropna()
+    part = data[indicator.good or indicator.bad].set_index("timestamp")["value"].dropna()
+    joined = pd.concat({"total": total, "part": part}, axis=1).fillna(0.0).sort_index()
+    bad = joined["total"] - joined["part"] if indicator.good is not None else joined["part"]
+    return pd.DataFrame(
+        {"timestamp": joined.index, "bad": bad.to_numpy(), "total": joined["total"].to_numpy()}
+    )
 
 
-def _threshold_events(objective: Objective, data: pd.DataFrame, start: pd.Timestamp) -> pd.DataFrame:
+def _threshold_events(
+    objective: Objective, data: pd.DataFrame, start: pd.Timestamp
+) -> pd.DataFrame:
     """Timeslices as events: one per slice holding data, bad when the slice is not good."""
     data = data.dropna(subset=["value"])
     good = slomath.satisfies(data["value"].to_numpy(), objective.op, objective.threshold)
@@ -144,7 +151,9 @@ def _status(
         good=good,
         total=total,
         sli=sli,
-        error_budget_remaining=slomath.error_budget_remaining(good, total, objective.objective_ratio),
+        error_budget_remaining=slomath.error_budget_remaining(
+            good, total, objective.objective_ratio
+        ),
         coverage=float(coverage),
         state=state,
         burn_rates=_burn_rates(events, objective, slo.window.duration, end),
@@ -168,8 +177,14 @@ def _bad_periods(events: pd.DataFrame, objective: Objective, start, slice_length
     if events.empty:
         return []
     sums = slomath.slice_ratios(
-        events["timestamp"], events["bad"].to_numpy(), events["total"].to_numpy(), start, slice_length
+        events["timestamp"],
+        events["bad"].to_numpy(),
+        events["total"].to_numpy(),
+        start,
+        slice_length,
     )
     allowed = 1.0 - objective.objective_ratio
-    breaching = sums.index[(sums["total"] > 0) & (sums["bad"] / sums["total"].where(sums["total"] > 0) > allowed)]
+    breaching = sums.index[
+        (sums["total"] > 0) & (sums["bad"] / sums["total"].where(sums["total"] > 0) > allowed)
+    ]
     return [(start + i * slice_length, start + (i + 1) * slice_length) for i in breaching]

@@ -146,7 +146,9 @@ def _objectives(check: _Checker, objectives: Any, method: str) -> tuple[Objectiv
     check.require(
         isinstance(objectives, list) and objectives, "spec.objectives", "needs at least one"
     )
-    return tuple(_objective(check, o, f"spec.objectives[{i}]", method) for i, o in enumerate(objectives))
+    return tuple(
+        _objective(check, o, f"spec.objectives[{i}]", method) for i, o in enumerate(objectives)
+    )
 
 
 def _objective(check: _Checker, obj: Any, field: str, method: str) -> Objective:

@@ -26,7 +26,9 @@ class Sources:
         self.lake = lake
         self.prometheus = prometheus
 
-    def __call__(self, source: MetricSource, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+    def __call__(
+        self, source: MetricSource, start: pd.Timestamp, end: pd.Timestamp
+    ) -> pd.DataFrame:
         if source.type == "lake":
             samples = self.lake.read(source.series, start - LEAD, end)
         else:
@@ -59,7 +61,6 @@ class Sources:
         if len(frames) != 1:
             raise SloError(f"query {query!r} returned {len(frames)} series; aggregate it to one")
         return frames[0].assign(series=query)
-
 
 
 def check_series(slo: SloDefinition, known: set[str]) -> None:

@@ -263,7 +263,9 @@ class SloStore:
 
     def count(self, table: str) -> int:
         with self.transaction() as tx:
-            return tx.execute(sa.select(sa.func.count()).select_from(metadata.tables[table])).scalar_one()
+            return tx.execute(
+                sa.select(sa.func.count()).select_from(metadata.tables[table])
+            ).scalar_one()
 
 
 def _stored(row: sa.Row) -> StoredSlo:

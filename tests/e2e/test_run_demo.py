@@ -1,0 +1,107 @@
+"""`slopipe run` on the built-in demo: every stage, checked against the generator itself."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+from tests.e2e.conftest import slopipe
+from tests.e2e.expected import ratio_bad_share, series_from, threshold_sli
+
+from slopipe.collect import demo
+
+SUMMARY_KEYS = {
+    "series",
+    "samples",
+    "lake_rows",
+    "rejected",
+    "slos_evaluated",
+    "slos_breached",
+    "model_uri",
+    "model_version",
+    "promoted",
+    "anomalies",
+    "alerts",
+}
+
+
+@pytest.fixture(scope="module")
+def generated() -> pd.DataFrame:
+    return demo.generate()
+
+
+def test_the_summary_has_every_key_and_counts_the_input(demo_run, generated):
+    assert SUMMARY_KEYS <= demo_run.keys()
+    assert demo_run["series"] == 4
+    assert demo_run["samples"] == len(generated)
+    assert demo_run["lake_rows"] == len(generated)
+    assert demo_run["rejected"] == 0
+    assert demo_run["counter_resets"] == 4  # two exporter restarts x two counters
+
+
+def test_each_slo_has_the_sli_worked_out_from_the_generated_series(demo_run, generated):
+    slos = {s["name"]: s for s in demo_run["slos"]}
+    latency = threshold_sli(series_from(generated, "http_latency_p99_seconds"), "lte", 0.3)
+    cpu = threshold_sli(series_from(generated, "cpu_utilization"), "lt", 0.9)
+    bad_share = ratio_bad_share(
+        series_from(generated, "http_errors_total"), series_from(generated, "http_requests_total")
+    )
+    assert slos["checkout-latency"]["sli"] == pytest.approx(latency, abs=1e-12)
+    assert slos["checkout-cpu"]["sli"] == pytest.approx(cpu, abs=1e-12)
+    assert slos["checkout-availability"]["sli"] == pytest.approx(1 - bad_share, rel=1e-9)
+    expected_breached = sum(
+        sli < objective for sli, objective in ((latency, 0.99), (cpu, 0.99), (1 - bad_share, 0.995))
+    )
+    assert demo_run["slos_evaluated"] == 3
+    assert demo_run["slos_breached"] == expected_breached
+
+
+def test_the_first_model_is_registered_and_promoted_by_the_slo_gate(demo_run):
+    assert demo_run["model_version"] == "1"
+    assert demo_run["model_uri"] == "models:/slopipe-anomaly/1"
+    assert demo_run["promoted"] is True
+    assert "better than chance" in demo_run["promotion_reason"]
+    assert demo_run["gate"]["candidate"]["tp"] > 0
+
+
+def test_incidents_in_the_scored_span_are_flagged(demo_run, demo_home):
+    engine = sa.create_engine(f"sqlite:///{demo_home / 'slo.db'}")
+    found = pd.read_sql("select series, timestamp from anomalies", engine)
+    found["timestamp"] = pd.to_datetime(found["timestamp"], utc=True)
+    assert len(found) == demo_run["anomalies"] > 0
+    scored_from = found["timestamp"].min()
+    for incident in demo.incidents():
+        if incident.start < scored_from:
+            continue
+        on_series = found[found["series"] == incident.series]["timestamp"]
+        inside = on_series[(on_series >= incident.start) & (on_series <= incident.end)]
+        assert len(inside) > 0, f"{incident} not flagged"
+
+
+def test_alerts_are_kept_in_the_outbox_without_an_alertmanager(demo_run, demo_home):
+    engine = sa.create_engine(f"sqlite:///{demo_home / 'slo.db'}")
+    rows = pd.read_sql("select alertname, status from alerts", engine)
+    assert len(rows) == demo_run["alerts"] > 0
+    assert set(rows["status"]) == {"pending"}
+    assert (rows["alertname"] == "SLOBreached").sum() == demo_run["slos_breached"]
+
+
+def test_a_second_run_stores_nothing_twice(demo_run, demo_home):
+    again = slopipe("run", "--json", home=demo_home)
+    assert again.returncode == 0, again.stderr
+    second = again.json()
+    assert second["new_samples"] == 0
+    assert second["lake_rows"] == demo_run["lake_rows"]
+    assert second["model_version"] == "2"
+    assert second["new_anomalies"] == 0 and second["alerts"] == 0
+    engine = sa.create_engine(f"sqlite:///{demo_home / 'slo.db'}")
+    with engine.connect() as connection:
+        versions = connection.execute(sa.text("select count(*) from slo_versions")).scalar()
+    assert versions == 3  # the same definitions applied twice make no new versions
+
+
+def test_the_table_output_is_readable_and_logs_stay_on_stderr(tmp_path):
+    result = slopipe("run", home=tmp_path / "home")
+    assert result.returncode == 0, result.stderr
+    assert "SLOs breached" in result.stdout and "checkout-latency" in result.stdout
+    assert "INFO" not in result.stdout and "lake append" in result.stderr
