@@ -24,9 +24,10 @@ def test_postgres_store_mlflow_server_and_alertmanager_all_take_part(tmp_path, p
         # The SLO store is PostgreSQL: definitions, evaluations, anomalies and alerts are there.
         engine = sa.create_engine(pg_url)
         with engine.connect() as connection:
-            count = lambda table: connection.execute(
-                sa.text(f"select count(*) from {table}")
-            ).scalar()  # noqa: E731
+
+            def count(table: str) -> int:
+                return connection.execute(sa.text(f"select count(*) from {table}")).scalar()
+
             assert count("slo_versions") == 3
             assert count("evaluations") == summary["slos_evaluated"] == 3
             assert count("anomalies") == summary["anomalies"] > 0

@@ -99,6 +99,30 @@ def run(
         _print_summary(summary)
 
 
+@app.command()
+def doctor(home: HomeOption = None, config: ConfigOption = None, as_json: JsonOption = False):
+    """Check the environment: packages, binaries, and each configured service, with versions."""
+    from slopipe.doctor import as_dicts, run_checks
+
+    try:
+        checks = run_checks(load_settings(config, home=home))
+    except SlopipeError as error:
+        raise fail(error) from None
+    if as_json:
+        print(json.dumps(as_dicts(checks), indent=2))
+    else:
+        table = Table(title="slopipe doctor", header_style="bold")
+        for column in ("check", "status", "found", "how to fix"):
+            table.add_column(column)
+        colours = {"ok": "green", "fail": "red", "skip": "yellow"}
+        for check in checks:
+            status = f"[{colours[check.status]}]{check.status}[/]"
+            table.add_row(check.name, status, check.detail, check.fix)
+        out.print(table)
+    if any(c.status == "fail" for c in checks):
+        raise typer.Exit(1)
+
+
 class _stage_progress:
     """A progress bar over the pipeline's stages, on stderr."""
 

@@ -113,7 +113,7 @@ def _counter(rate_per_s: np.ndarray, resets: list[int]) -> np.ndarray:
 def _drop_scrapes(frame: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
     """Remove a few short runs of samples, as missed scrapes do."""
     keep = np.ones(len(frame), bool)
-    for series, rows in frame.groupby("series").indices.items():
+    for rows in frame.groupby("series").indices.values():
         for _ in range(3):
             start = int(rng.integers(0, len(rows) - 30))
             keep[rows[start : start + int(rng.integers(3, 25))]] = False
