@@ -54,7 +54,8 @@ class Settings(BaseSettings):
     ui_url: str = "http://127.0.0.1:8501"
     model_name: str = "slopipe-anomaly"
     holdout_fraction: float = Field(default=0.3, gt=0.0, lt=1.0)
-    contamination: float = Field(default=0.01, gt=0.0, le=0.5)
+    contamination: float = Field(default=0.003, gt=0.0, le=0.5)
+    false_alarms_per_day: float = Field(default=2.0, ge=0.0)
     prometheus: PrometheusSettings = Field(default_factory=PrometheusSettings)
 
     @property

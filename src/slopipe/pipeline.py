@@ -27,9 +27,9 @@ from slopipe.config import Settings
 from slopipe.detect.model import AnomalyModel
 from slopipe.lake import Lake
 from slopipe.monitor.scoring import score_new
-from slopipe.prepare import build_features, prepare
+from slopipe.prepare import FEATURES, build_features, prepare
 from slopipe.registry.mlflow_registry import Registry
-from slopipe.registry.plots import series_figure
+from slopipe.registry.plots import score_histogram, series_figure
 from slopipe.registry.validate import SloSlices, decide
 from slopipe.slo import openslo
 from slopipe.slo.evaluate import SloStatus, evaluate
@@ -123,12 +123,23 @@ def run(
     train, holdout = _split_rows(features, split)
     model = AnomalyModel(contamination=settings.contamination).fit(train)
     registry = Registry(settings)
+    held_scores = model.score_features(holdout)
     candidate = registry.log_candidate(
         model,
         params=_params(model, train),
         metrics={"train_rows": len(train), "holdout_rows": len(holdout)},
-        figure=series_figure(model.score_features(holdout), max_series=6),
         example=_example(samples),
+        figures={
+            "series_with_anomalies.png": series_figure(held_scores, max_series=12),
+            "score_distribution.png": score_histogram(held_scores, model.threshold),
+        },
+        documents={
+            "features.json": {"features": FEATURES},
+            "series.json": {
+                "series": model.training["series"],
+                "holdout_from": {k: v.isoformat() for k, v in split.items()},
+            },
+        },
     )
     summary.model_version, summary.model_uri = candidate.version, candidate.uri
 
@@ -140,6 +151,7 @@ def run(
         slices,
         _flags(model, holdout),
         _flags(champion_model, holdout) if champion_model else None,
+        false_alarms_per_day=settings.false_alarms_per_day,
     )
     summary.promoted, summary.promotion_reason = decision.promote, decision.reason
     summary.gate = {
@@ -147,6 +159,8 @@ def run(
         "champion": decision.champion.as_dict() if decision.champion else None,
     }
     registry.note(candidate.version, "validation", decision.reason)
+    if decision.candidate:
+        registry.log_gate(candidate.run_id, decision.candidate.as_dict())
     if decision.promote:
         registry.promote(candidate.version, decision.reason)
         champion, champion_model = candidate, model

@@ -40,7 +40,7 @@ def test_a_first_model_that_tracks_breaches_is_promoted():
 
 
 def test_a_first_model_that_flags_at_random_is_not():
-    decision = decide(slices(range(10, 20)), flags(0, 30, 60, 90), None)
+    decision = decide(slices(range(10, 20)), flags(0, 30, 60, 90), None, false_alarms_per_day=100)
     assert not decision.promote and "no better than chance" in decision.reason
 
 
@@ -52,3 +52,21 @@ def test_a_candidate_worse_than_the_champion_is_not_promoted():
 def test_nothing_to_validate_on_means_no_promotion():
     decision = decide(slices([]), flags(10), None)
     assert not decision.promote and "no SLO-breaching slice" in decision.reason
+
+
+def test_false_alarms_are_counted_as_episodes_per_slo_day():
+    # 100 five-minute slices = 1/2.88 day. Healthy flagged slices 40, 41, 42 (one episode),
+    # 60 (more than 30 minutes = 6 slices later: a second one) => 2 episodes, 5.76 per day.
+    score = score_slices(slices(range(10, 20)), flags(10, 40, 41, 42, 60))
+    assert score.false_alarm_episodes == 2
+    assert score.false_alarms_per_day == pytest.approx(2 * 2.88)
+
+
+def test_a_candidate_over_the_alert_budget_is_not_promoted():
+    decision = decide(
+        slices(range(10, 20)), flags(*range(10, 20), 40, 60), None, false_alarms_per_day=2
+    )
+    assert not decision.promote and "over the alert budget of 2" in decision.reason
+    assert decide(
+        slices(range(10, 20)), flags(*range(10, 20), 40, 60), None, false_alarms_per_day=6
+    ).promote

@@ -24,7 +24,7 @@ REQUIRED = ["timestamp", "series", "value"]
 
 @dataclass
 class AnomalyModel:
-    contamination: float = 0.01
+    contamination: float = 0.003
     n_estimators: int = 200
     seed: int = 0
     threshold: float = float("nan")

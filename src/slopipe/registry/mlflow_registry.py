@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+from datetime import UTC, datetime
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import mlflow
 import pandas as pd
 import sklearn
 from matplotlib.figure import Figure
+from mlflow.entities import Metric
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
@@ -71,16 +73,22 @@ class Registry:
         model: AnomalyModel,
         params: dict,
         metrics: dict,
-        figure: Figure | None,
         example: pd.DataFrame,
+        figures: dict[str, Figure] | None = None,
+        documents: dict[str, object] | None = None,
     ) -> RegisteredModel:
-        """Log a training run and register its model as a new version aliased challenger."""
+        """Log a training run and register its model as a new version aliased challenger.
+
+        `figures` are logged as PNG files and `documents` as JSON files, by artifact name.
+        """
         try:
             with mlflow.start_run(experiment_id=self.experiment_id) as run:
                 mlflow.log_params(params)
                 mlflow.log_metrics({k: float(v) for k, v in metrics.items()})
-                if figure is not None:
-                    mlflow.log_figure(figure, "series_with_anomalies.png")
+                for name, figure in (figures or {}).items():
+                    mlflow.log_figure(figure, name)
+                for name, document in (documents or {}).items():
+                    mlflow.log_dict(document, name)
                 version = self._log_model(model, example)
             self.client.set_registered_model_alias(self.name, CHALLENGER, version)
         except MlflowException as err:
@@ -111,8 +119,11 @@ class Registry:
         return str(info.registered_model_version)
 
     def champion(self) -> RegisteredModel | None:
+        return self._by_alias(CHAMPION)
+
+    def _by_alias(self, alias: str) -> RegisteredModel | None:
         try:
-            found = self.client.get_model_version_by_alias(self.name, CHAMPION)
+            found = self.client.get_model_version_by_alias(self.name, alias)
         except MlflowException:
             return None
         return RegisteredModel(self.name, str(found.version), found.run_id)
@@ -125,9 +136,80 @@ class Registry:
         return pyfunc.unwrap_python_model().model
 
     def promote(self, version: str, reason: str) -> None:
+        """Make `version` the champion; the reason and the time are kept as tags."""
+        self._require_version(version)
+        history = self._history()
         self.client.set_registered_model_alias(self.name, CHAMPION, version)
         self.client.set_model_version_tag(self.name, version, "promotion_reason", reason)
+        self.client.set_model_version_tag(
+            self.name, version, "promoted_at", datetime.now(UTC).isoformat()
+        )
+        self._set_history([*history, version])
         log.info("mlflow: %s version %s is now champion: %s", self.name, version, reason)
+
+    def rollback(self, reason: str) -> str:
+        """Give the champion alias back to the previous champion; return its version."""
+        history = self._history()
+        if len(history) < 2:
+            raise RegistryError(f"model {self.name}: no earlier champion to roll back to")
+        previous = history[-2]
+        self.client.set_registered_model_alias(self.name, CHAMPION, previous)
+        self.client.set_model_version_tag(self.name, history[-1], "rolled_back", reason)
+        self.client.set_model_version_tag(
+            self.name, previous, "promotion_reason", f"rollback: {reason}"
+        )
+        self._set_history(history[:-1])
+        log.info("mlflow: rolled %s back from version %s to %s", self.name, history[-1], previous)
+        return previous
+
+    def _history(self) -> list[str]:
+        try:
+            tags = self.client.get_registered_model(self.name).tags
+        except MlflowException:
+            return []
+        text = tags.get("champion_history", "")
+        return [v for v in text.split(",") if v]
+
+    def _set_history(self, versions: list[str]) -> None:
+        self.client.set_registered_model_tag(self.name, "champion_history", ",".join(versions))
+
+    def _require_version(self, version: str) -> None:
+        try:
+            self.client.get_model_version(self.name, version)
+        except MlflowException:
+            raise RegistryError(f"model {self.name} has no version {version!r}") from None
 
     def note(self, version: str, key: str, value: str) -> None:
         self.client.set_model_version_tag(self.name, version, key, value)
+
+    def log_gate(self, run_id: str, figures: dict[str, float]) -> None:
+        """Record the validation gate's figures on the candidate's training run."""
+        finite = {f"gate_{k}": float(v) for k, v in figures.items() if v == v}
+        self.client.log_batch(
+            run_id, metrics=[Metric(k, v, _now_ms(), 0) for k, v in finite.items()]
+        )
+
+    def versions(self) -> list[dict]:
+        """Every version, newest first, with aliases, tags and its run's metrics."""
+        try:
+            found = self.client.search_model_versions(f"name = '{self.name}'")
+        except MlflowException as err:
+            raise RegistryError(f"mlflow {self.tracking_uri}: {err.message}") from None
+        rows = []
+        for version in sorted(found, key=lambda v: int(v.version), reverse=True):
+            run = self.client.get_run(version.run_id) if version.run_id else None
+            rows.append(
+                {
+                    "version": str(version.version),
+                    "aliases": sorted(version.aliases),
+                    "created": datetime.fromtimestamp(version.creation_timestamp / 1000, UTC),
+                    "run_id": version.run_id,
+                    "tags": dict(version.tags),
+                    "metrics": dict(run.data.metrics) if run else {},
+                }
+            )
+        return rows
+
+
+def _now_ms() -> int:
+    return int(datetime.now(UTC).timestamp() * 1000)

@@ -27,3 +27,17 @@ def series_figure(scored: pd.DataFrame, max_series: int = 6) -> Figure:
     figure.tight_layout()
     plt.close(figure)
     return figure
+
+
+def score_histogram(scored: pd.DataFrame, threshold: float) -> Figure:
+    """The distribution of anomaly scores, with the flagging threshold drawn."""
+    figure, axis = plt.subplots(figsize=(7, 3))
+    axis.hist(scored["anomaly_score"], bins=60, color="#1f77b4")
+    axis.axvline(threshold, color="#d62728", linestyle="--", label=f"threshold {threshold:.3f}")
+    axis.set_xlabel("anomaly score (higher is more anomalous)")
+    axis.set_ylabel("samples")
+    axis.set_yscale("log")
+    axis.legend(fontsize=8)
+    figure.tight_layout()
+    plt.close(figure)
+    return figure

@@ -7,11 +7,16 @@ model marked an anomaly on any series the SLO reads during it. From the 2x2 tabl
 - with no champion, a candidate passes when flagged slices breach more often than the rest
   and a one-sided Fisher exact test rejects chance at `alpha`;
 - against a champion, it passes when it also catches at least as many breaching slices, with
-  an F1 no lower than the champion's.
+  an F1 no lower than the champion's;
+- either way, its false alarms must fit the alert budget: false-alarm *episodes* (flagged
+  healthy slices, those less than `EPISODE_GAP` apart merged, as alert grouping merges
+  them) per SLO and day of held-out data may not exceed `false_alarms_per_day`. The default,
+  2, follows the Google SRE book's on-call guidance of at most two incidents a shift.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -20,6 +25,10 @@ import pandas as pd
 from scipy.stats import fisher_exact
 
 from slopipe.slo.math import slice_index
+
+
+EPISODE_GAP = timedelta(minutes=30)
+FALSE_ALARMS_PER_DAY = 2.0
 
 
 @dataclass(frozen=True)
@@ -44,6 +53,12 @@ class GateScore:
     fn: int
     tn: int
     p_value: float
+    false_alarm_episodes: int = 0
+    slo_days: float = 0.0
+
+    @property
+    def false_alarms_per_day(self) -> float:
+        return self.false_alarm_episodes / self.slo_days if self.slo_days else 0.0
 
     @property
     def recall(self) -> float:
@@ -89,7 +104,8 @@ class GateDecision:
 
 def score_slices(slices: list[SloSlices], flagged: pd.DataFrame) -> GateScore:
     """Confusion table of flagged vs breaching slices; `flagged` has series and timestamp."""
-    tp = fp = fn = tn = 0
+    tp = fp = fn = tn = episodes = 0
+    days = 0.0
     for slo in slices:
         hit = _flagged_slices(slo, flagged)
         breaching = slo.breaching
@@ -97,10 +113,18 @@ def score_slices(slices: list[SloSlices], flagged: pd.DataFrame) -> GateScore:
         fp += len(hit - breaching)
         fn += len(breaching - hit)
         tn += slo.count - len(hit | breaching)
+        gap = math.ceil(EPISODE_GAP / slo.slice_length)
+        episodes += _episodes(sorted(hit - breaching), gap)
+        days += slo.count * slo.slice_length / timedelta(days=1)
     if tp + fp + fn + tn == 0:
         return GateScore(0, 0, 0, 0, 1.0)
     _, p_value = fisher_exact([[tp, fp], [fn, tn]], alternative="greater")
-    return GateScore(tp, fp, fn, tn, float(p_value))
+    return GateScore(tp, fp, fn, tn, float(p_value), episodes, days)
+
+
+def _episodes(slice_numbers: list[int], gap: int) -> int:
+    """Runs of slice numbers, a run ending where the next number is more than `gap` on."""
+    return sum(1 for i, n in enumerate(slice_numbers) if i == 0 or n - slice_numbers[i - 1] > gap)
 
 
 def _flagged_slices(slo: SloSlices, flagged: pd.DataFrame) -> set[int]:
@@ -114,25 +138,36 @@ def decide(
     candidate_flags: pd.DataFrame,
     champion_flags: pd.DataFrame | None,
     alpha: float = 0.05,
+    false_alarms_per_day: float = FALSE_ALARMS_PER_DAY,
 ) -> GateDecision:
     """Promote the candidate or not, with the reason in words."""
     if not any(s.breaching for s in slices):
-        return GateDecision(
-            False, "held-out span has no SLO-breaching slice to validate on", None, None
-        )
+        reason = "held-out span has no SLO-breaching slice to validate on"
+        return GateDecision(False, reason, None, None)
     candidate = score_slices(slices, candidate_flags)
-    if champion_flags is None:
+    champion = score_slices(slices, champion_flags) if champion_flags is not None else None
+    noise = candidate.false_alarms_per_day
+    if noise > false_alarms_per_day:
+        reason = (
+            f"candidate raises {noise:.1f} false alarms per SLO-day, over the alert budget "
+            f"of {false_alarms_per_day:g}"
+        )
+        return GateDecision(False, reason, candidate, champion)
+    if champion is None:
         better = candidate.lift > 1.0 and candidate.p_value < alpha
         verdict = "flags SLO breaches better than chance" if better else "no better than chance"
-        reason = f"first model {verdict} (lift {candidate.lift:.2f}, p={candidate.p_value:.3g})"
+        reason = (
+            f"first model {verdict} (lift {candidate.lift:.2f}, p={candidate.p_value:.3g}, "
+            f"{noise:.1f} false alarms per SLO-day)"
+        )
         return GateDecision(better, reason, candidate, None)
-    champion = score_slices(slices, champion_flags)
     better = candidate.tp >= champion.tp and _f1(candidate) >= _f1(champion)
     verdict = "catches SLO breaches at least as well as" if better else "does worse than"
     reason = (
         f"candidate {verdict} the champion "
         f"(recall {candidate.recall:.2f} vs {champion.recall:.2f}, "
-        f"F1 {_f1(candidate):.2f} vs {_f1(champion):.2f})"
+        f"F1 {_f1(candidate):.2f} vs {_f1(champion):.2f}, "
+        f"{noise:.1f} false alarms per SLO-day)"
     )
     return GateDecision(better, reason, candidate, champion)
 
