@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
@@ -18,17 +18,30 @@ PG_ADMIN = os.environ.get("SLOPIPE_TEST_PG", "postgresql://postgres@127.0.0.1:54
 
 
 @pytest.fixture
-def pg_url() -> Iterator[str]:
-    """A PostgreSQL database of its own for one test, dropped afterwards."""
-    name = f"slopipe_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
+def pg_factory() -> Iterator[Callable[[], str]]:
+    """Makes PostgreSQL databases of their own for one test; all dropped afterwards."""
+    made: list[str] = []
     base = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
+
+    def make() -> str:
+        name = f"slopipe_test_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+            admin.execute(f'CREATE DATABASE "{name}"')
+        made.append(name)
+        return f"{base}/{name}"
+
     try:
-        yield f"{base}/{name}"
+        yield make
     finally:
         with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            for name in made:
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def pg_url(pg_factory: Callable[[], str]) -> str:
+    """A PostgreSQL database of its own for one test, dropped afterwards."""
+    return pg_factory()
 
 
 @pytest.fixture

@@ -10,8 +10,10 @@ from tests.e2e.conftest import slopipe
 from tests.fixtures.services import alertmanager, mlflow_server
 
 
-def test_postgres_store_mlflow_server_and_alertmanager_all_take_part(tmp_path, pg_url):
-    with mlflow_server(tmp_path / "mlflow") as tracking_uri, alertmanager(tmp_path / "am") as am:
+def test_postgres_store_mlflow_server_and_alertmanager_all_take_part(tmp_path, pg_factory):
+    pg_url, mlflow_backend = pg_factory(), pg_factory()
+    server = mlflow_server(tmp_path / "mlflow", backend_uri=mlflow_backend)
+    with server as tracking_uri, alertmanager(tmp_path / "am") as am:
         env = {
             "SLOPIPE_DB_URL": pg_url,
             "MLFLOW_TRACKING_URI": tracking_uri,
@@ -44,7 +46,7 @@ def test_postgres_store_mlflow_server_and_alertmanager_all_take_part(tmp_path, p
         received = am.webhook.wait_for(len(expected))
         assert {a["labels"].get("slo") for a in received} >= expected
 
-        # The model went to the MLflow server's registry, aliased champion.
+        # The model went to the MLflow server (PostgreSQL backend), aliased champion.
         client = MlflowClient(tracking_uri)
         champion = client.get_model_version_by_alias("slopipe-anomaly", "champion")
         assert champion.version == summary["model_version"] == "1"

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 from contextlib import redirect_stdout
 from datetime import datetime
@@ -16,11 +15,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.logging import RichHandler
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from slopipe.cli import model
+from slopipe.cli.common import ConfigOption, HomeOption, JsonOption, err, fail, out
 from slopipe.config import load_settings
 from slopipe.errors import SlopipeError
 
@@ -31,18 +31,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-# MLflow configures its own logger on import; keep it to warnings unless asked.
-os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
-out = Console()
-err = Console(stderr=True)
-
-HomeOption = Annotated[
-    Path | None, typer.Option("--home", help="Folder of local state [env: SLOPIPE_HOME]")
-]
-ConfigOption = Annotated[
-    Path | None, typer.Option("--config", help="YAML settings file [env: SLOPIPE_CONFIG]")
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
+app.add_typer(model.app, name="model")
 
 
 @app.callback()
@@ -64,11 +53,6 @@ def main(
         )
     for noisy in ("alembic", "mlflow", "urllib3", "httpx", "matplotlib"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-
-
-def fail(error: SlopipeError) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {error}", markup=True, highlight=False, soft_wrap=True)
-    return typer.Exit(error.exit_code)
 
 
 @app.command()

@@ -8,9 +8,10 @@ server when `MLFLOW_TRACKING_URI` names one. Aliases: `champion` is the model th
 from __future__ import annotations
 
 import logging
+import os
 import tempfile
-from datetime import UTC, datetime
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import joblib
@@ -82,7 +83,7 @@ class Registry:
         `figures` are logged as PNG files and `documents` as JSON files, by artifact name.
         """
         try:
-            with mlflow.start_run(experiment_id=self.experiment_id) as run:
+            with self._start_run() as run:
                 mlflow.log_params(params)
                 mlflow.log_metrics({k: float(v) for k, v in metrics.items()})
                 for name, figure in (figures or {}).items():
@@ -97,6 +98,13 @@ class Registry:
             "mlflow: logged run %s, registered %s version %s", run.info.run_id, self.name, version
         )
         return RegisteredModel(self.name, version, run.info.run_id)
+
+    def _start_run(self):
+        """A new run in slopipe's experiment, or the run `mlflow run` started for us."""
+        project_run = os.environ.get("MLFLOW_RUN_ID")
+        if project_run:
+            return mlflow.start_run(run_id=project_run)
+        return mlflow.start_run(experiment_id=self.experiment_id)
 
     def _log_model(self, model: AnomalyModel, example: pd.DataFrame) -> str:
         with tempfile.TemporaryDirectory() as tmp:
@@ -196,7 +204,9 @@ class Registry:
         except MlflowException as err:
             raise RegistryError(f"mlflow {self.tracking_uri}: {err.message}") from None
         rows = []
-        for version in sorted(found, key=lambda v: int(v.version), reverse=True):
+        for listed in sorted(found, key=lambda v: int(v.version), reverse=True):
+            # Search results leave aliases out; a direct read has them.
+            version = self.client.get_model_version(self.name, listed.version)
             run = self.client.get_run(version.run_id) if version.run_id else None
             rows.append(
                 {

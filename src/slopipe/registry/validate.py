@@ -26,7 +26,6 @@ from scipy.stats import fisher_exact
 
 from slopipe.slo.math import slice_index
 
-
 EPISODE_GAP = timedelta(minutes=30)
 FALSE_ALARMS_PER_DAY = 2.0
 

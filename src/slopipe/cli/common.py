@@ -1,0 +1,30 @@
+"""Pieces every `slopipe` command shares: consoles, common options, the error exit."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from slopipe.errors import SlopipeError
+
+# MLflow configures its own logger on import; keep it to warnings unless asked.
+os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+out = Console()
+err = Console(stderr=True)
+
+HomeOption = Annotated[
+    Path | None, typer.Option("--home", help="Folder of local state [env: SLOPIPE_HOME]")
+]
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", help="YAML settings file [env: SLOPIPE_CONFIG]")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
+
+
+def fail(error: SlopipeError) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {error}", markup=True, highlight=False, soft_wrap=True)
+    return typer.Exit(error.exit_code)
