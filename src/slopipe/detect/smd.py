@@ -158,7 +158,8 @@ def to_long_frame(matrix: np.ndarray, first_step: int = 0) -> pd.DataFrame:
 def label_segments(labels: np.ndarray) -> list[tuple[int, int]]:
     """Runs of consecutive 1s as (start, end) with `end` exclusive."""
     edges = np.diff(np.concatenate([[0], np.asarray(labels, dtype=int), [0]]))
-    return list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist()))
+    starts, ends = np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist()
+    return list(zip(starts, ends, strict=True))
 
 
 def point_scores(flags: np.ndarray, labels: np.ndarray) -> tuple[float, float, float]:
