@@ -21,9 +21,14 @@ How a row is scored, step by step:
    finite, never silently dropped and never a division by zero.
 3. Profile. The `profile_size` largest absolute deviations of the row, sorted and log-scaled.
    This is the row's deviation profile: how many series strayed, and how far.
-4. Isolate. An Isolation Forest fitted on the training profiles scores each profile; the score
-   is averaged over the last `smooth_steps` rows, so a lone one-minute blip counts for less than
-   two minutes in a row.
+4. Isolate. An Isolation Forest fitted on the training profiles scores each profile. A forest
+   cannot see past its training data: a profile beyond the largest training one lands in the
+   same leaf as that row, so it would score no higher than it. The score therefore adds
+   `extrapolation_weight` times how far (in log deviation) the profile lies beyond the training
+   ceiling of any of its positions. At 0.3, a deviation e (2.7) times the largest seen in
+   training adds 0.3, about the gap between a typical and the most isolated training row.
+   The sum is averaged over the last `smooth_steps` rows, so a lone one-minute blip counts for
+   less than two minutes in a row.
 5. Threshold. `flag` is the smoothed score above its `threshold_quantile` over training.
 
 Why a profile and not the raw series: a forest over all series picks split features at random,
@@ -62,6 +67,7 @@ class ServiceModelConfig:
     min_scale: float = 1e-3
     profile_size: int = 5
     smooth_steps: int = 2
+    extrapolation_weight: float = 0.3
     threshold_quantile: float = 0.995
     n_estimators: int = 200
     seed: int = 0
@@ -176,7 +182,8 @@ class ServiceModel:
         self.forest_ = IsolationForest(
             n_estimators=self.config.n_estimators, random_state=self.config.seed, n_jobs=1
         ).fit(profile)
-        train_scores = trailing_mean(-self.forest_.score_samples(profile), self.config.smooth_steps)
+        self.profile_ceiling_ = profile.max(axis=0)
+        train_scores = trailing_mean(self._raw_scores(profile), self.config.smooth_steps)
         self.threshold_ = float(np.quantile(train_scores, self.config.threshold_quantile))
         self.history_ = grid.tail(baseline_steps + scale_steps)
         return self
@@ -190,7 +197,7 @@ class ServiceModel:
         baseline_steps, scale_steps = self._window_steps()
         residuals = rolling_residuals(values, baseline_steps)
         abs_deviations = self._abs_deviations(residuals, scale_steps)
-        raw = -self.forest_.score_samples(self._profile(abs_deviations))
+        raw = self._raw_scores(self._profile(abs_deviations))
         smoothed = trailing_mean(raw, self.config.smooth_steps)[len(context) :]
         index = grid.index
         ranked = rank_series(abs_deviations[len(context) :], self.series_)
@@ -225,6 +232,11 @@ class ServiceModel:
         """|residual| over the larger of the training spread and the scaled recent spread."""
         recent = self.config.recent_scale_factor * recent_spread(residuals, scale_steps)
         return np.abs(residuals) / np.fmax(self.residual_scale_, recent)
+
+    def _raw_scores(self, profile: np.ndarray) -> np.ndarray:
+        """Forest score plus how far the profile lies beyond the training ceiling."""
+        beyond = np.clip(profile - self.profile_ceiling_, 0, None).max(axis=1)
+        return -self.forest_.score_samples(profile) + self.config.extrapolation_weight * beyond
 
     def _profile(self, abs_deviations: np.ndarray) -> np.ndarray:
         return deviation_profile(abs_deviations, min(self.config.profile_size, len(self.series_)))
