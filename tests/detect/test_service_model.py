@@ -109,3 +109,8 @@ def test_a_training_frame_too_short_for_the_baseline_is_a_detect_error(frames):
     short = frames[0][frames[0]["timestamp"] < T0 + pd.Timedelta(minutes=60)]
     with pytest.raises(DetectError, match="need at least"):
         ServiceModel().fit(short)
+
+
+def test_the_explanation_remembers_a_break_for_the_baseline_window(model, frames):
+    ranked = model.score(frames[1]).top_metrics[1]
+    assert ranked.iloc[BREAK_ROWS.stop + 60] == "disk_u"  # an hour after, inside 2 h

@@ -4,7 +4,8 @@ Contract. `ServiceModel.fit(train_frame)` learns what a normal minute of the ser
 from a long frame (columns `timestamp`, `series`, `value`); `.score(frame)` returns, per minute
 of the frame's grid, an `anomaly_score` (relative: higher means more anomalous, comparable only
 within one fitted model), a `flag` (score above a threshold chosen from the training frame alone,
-no labels), and `top_metrics` (the service's series ranked by how far each strayed, most first).
+no labels), and `top_metrics` (the service's series ranked by how far each strayed lately, most
+first).
 Same seed, same data: same scores. Fitted models pickle.
 
 How a row is scored, step by step:
@@ -36,7 +37,10 @@ so a break in one of 38 series is isolated only in the few trees that happen to 
 on the sorted profile every tree sees it. Why explanations from deviations and not from path
 lengths: the forest sees profile positions, not series, so a path-length attribution would
 name "the largest deviation", and the deviation ranking is exactly the map from that position
-back to the series. Ties keep the series' alphabetical order.
+back to the series. The ranking uses each series' largest deviation over the last
+`baseline_window`, not only the current one: after a level shift the baseline catches up
+within that window, yet the series that shifted is still the one to blame. (On SMD this lifts
+HitRate@100% from 0.44 to 0.60; see docs/smd-results.md.) Ties keep alphabetical order.
 """
 
 from __future__ import annotations
@@ -153,6 +157,11 @@ def trailing_mean(values: np.ndarray, steps: int) -> np.ndarray:
     return pd.Series(values).rolling(steps, min_periods=1).mean().to_numpy()
 
 
+def trailing_max(values: np.ndarray, steps: int) -> np.ndarray:
+    """Per column, the largest of each value and the `steps - 1` values before it."""
+    return pd.DataFrame(values).rolling(steps, min_periods=1).max().to_numpy()
+
+
 def rank_series(abs_deviations: np.ndarray, series: tuple[str, ...]) -> np.ndarray:
     """Series names per row, ordered by absolute deviation, largest first (ties: by name)."""
     order = np.argsort(-abs_deviations, axis=1, kind="stable")
@@ -200,7 +209,8 @@ class ServiceModel:
         raw = self._raw_scores(self._profile(abs_deviations))
         smoothed = trailing_mean(raw, self.config.smooth_steps)[len(context) :]
         index = grid.index
-        ranked = rank_series(abs_deviations[len(context) :], self.series_)
+        remembered = trailing_max(abs_deviations, baseline_steps)[len(context) :]
+        ranked = rank_series(remembered, self.series_)
         return ServiceScores(
             anomaly_score=pd.Series(smoothed, index=index, name="anomaly_score"),
             flag=pd.Series(smoothed > self.threshold_, index=index, name="flag"),
