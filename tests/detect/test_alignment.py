@@ -48,6 +48,11 @@ def test_off_grid_points_snap_to_the_nearest_step_and_duplicates_average():
     assert grid["a"].tolist() == [1.0, 3.0, 5.0]
 
 
+def test_one_timestamp_aligns_when_the_step_is_given():
+    grid = align(long_frame([(0, "a", 1.0), (0, "b", 2.0)]), step=timedelta(minutes=1))
+    assert grid.shape == (1, 2)
+
+
 def test_a_constant_series_is_kept():
     frame = long_frame([(n, "a", float(n)) for n in range(3)] + [(n, "c", 0.0) for n in range(3)])
     assert align(frame)["c"].tolist() == [0.0, 0.0, 0.0]
@@ -59,7 +64,7 @@ def test_a_constant_series_is_kept():
         (pd.DataFrame({"timestamp": [T0], "value": [1.0]}), "lacks column"),
         (pd.DataFrame({"timestamp": [1, 2], "series": ["a"] * 2, "value": [1.0, 2.0]}), "datetime"),
         (long_frame([(0, "a", 1.0), (1, "a", 1.0), (1, "b", np.nan)]), "no finite value"),
-        (long_frame([(0, "a", 1.0), (0, "b", 1.0)]), "two or more timestamps"),
+        (long_frame([(0, "a", 1.0), (0, "b", 1.0)]), "infer a step"),
     ],
     ids=["missing column", "numeric timestamps", "all-NaN series", "one timestamp"],
 )

@@ -94,6 +94,8 @@ def align(frame: pd.DataFrame, step: timedelta | None = None) -> pd.DataFrame:
     value for the steps before it. Columns come out sorted by series name.
     """
     points = _checked_points(frame)
+    if step is None and points["timestamp"].nunique() < 2:
+        raise InputError("long frame needs two or more timestamps to infer a step; pass step")
     start = points["timestamp"].min()
     step_delta = pd.Timedelta(step) if step is not None else _common_step(points["timestamp"])
     slot = ((points["timestamp"] - start) / step_delta).round().astype("int64")
@@ -118,8 +120,6 @@ def _checked_points(frame: pd.DataFrame) -> pd.DataFrame:
     empty = sorted(set(frame["series"].astype(str)) - set(points["series"].astype(str)))
     if empty:
         raise InputError(f"series {empty} have no finite value; drop them or fix their source")
-    if points["timestamp"].nunique() < 2:
-        raise InputError("long frame needs points at two or more timestamps to form a grid")
     return points.astype({"series": str, "value": float})
 
 
@@ -198,8 +198,13 @@ class ServiceModel:
         return self
 
     def score(self, frame: pd.DataFrame) -> ServiceScores:
-        """Score each step of the frame's grid; a frame that starts after the training frame
-        ends is scored as its continuation, with the training tail as context."""
+        """Score each step of the frame's grid.
+
+        A frame that starts after the training frame ends is scored as its continuation, with
+        the training tail as context. TODO: no state is kept between calls, so a caller scoring
+        minute by minute must include the preceding baseline and scale windows in each frame;
+        this goes away once the model keeps a rolling history of what it scored.
+        """
         grid = self._grid_for(frame)
         context = self.history_[self.history_.index < grid.index[0]]
         values = np.vstack([context.to_numpy(), grid.to_numpy()])
