@@ -2,6 +2,8 @@
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from slopipe.detect.smd import (
     Segment,
@@ -76,3 +78,25 @@ def test_hit_rate_averages_the_share_of_true_metrics_in_the_top_ranks(percent, e
 
 def test_hit_rate_without_interpreted_segments_is_zero():
     assert hit_rate(RANKED, (), 100) == 0.0
+
+
+flag_arrays = st.lists(st.booleans(), min_size=1, max_size=40)
+
+
+@given(flags=flag_arrays, labels=flag_arrays, extra=st.integers(min_value=0, max_value=39))
+def test_flagging_one_more_row_never_lowers_event_recall(flags, labels, extra):
+    size = min(len(flags), len(labels))
+    flags, labels = np.array(flags[:size]), np.array(labels[:size], dtype=int)
+    more = flags.copy()
+    more[extra % size] = True
+    assert event_recall(more, labels) >= event_recall(flags, labels)
+
+
+@given(flags=flag_arrays, labels=flag_arrays)
+def test_every_figure_lies_in_the_unit_interval_and_adjustment_never_lowers_f1(flags, labels):
+    size = min(len(flags), len(labels))
+    flags, labels = np.array(flags[:size]), np.array(labels[:size], dtype=int)
+    figures = [*point_scores(flags, labels), event_recall(flags, labels)]
+    figures += [composite_f1(flags, labels), point_adjusted_f1(flags, labels)]
+    assert all(0.0 <= figure <= 1.0 for figure in figures)
+    assert point_adjusted_f1(flags, labels) >= point_scores(flags, labels)[2]
