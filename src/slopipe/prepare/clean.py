@@ -81,6 +81,22 @@ def prepare(samples: pd.DataFrame) -> tuple[pd.DataFrame, PrepareReport]:
     return prepared, report
 
 
+def sample_values(samples: pd.DataFrame) -> pd.DataFrame:
+    """One series' samples as timestamp and value, at their own times (no grid).
+
+    Sorted, duplicates and non-finite values dropped, counters turned into increases.
+    SLIs are computed from these, so snapping to a grid never moves a sample across a
+    slice boundary.
+    """
+    finite, _ = split_finite(samples)
+    rows = finite.sort_values("timestamp", kind="stable").drop_duplicates("timestamp", keep="last")
+    values = rows["value"].to_numpy(dtype="float64")
+    if len(rows) and str(rows["kind"].iloc[0]) == "counter":
+        values, _ = counter_increases(values)
+    frame = pd.DataFrame({"timestamp": rows["timestamp"].to_numpy(), "value": values})
+    return frame.dropna().reset_index(drop=True)
+
+
 def _regularise(one: pd.DataFrame) -> tuple[pd.DataFrame, int, int]:
     kind = str(one["kind"].iloc[0])
     values = one["value"].to_numpy(dtype="float64")

@@ -11,7 +11,7 @@ from slopipe.collect.prometheus import fetch_series
 from slopipe.config import PrometheusSettings
 from slopipe.errors import SloError
 from slopipe.lake import Lake
-from slopipe.prepare import prepare
+from slopipe.prepare.clean import sample_values
 from slopipe.slo.model import MetricSource, SloDefinition
 
 #: Read this much before a window so that a counter's first increase in it is known.
@@ -33,9 +33,8 @@ class Sources:
             samples = self.lake.read(source.series, start - LEAD, end)
         else:
             samples = self._prometheus(source.query, start - LEAD, end)
-        prepared, _ = prepare(samples)
-        rows = prepared[(prepared["timestamp"] > start) & ~prepared["gap"].astype(bool)]
-        return rows[["timestamp", "value"]].reset_index(drop=True)
+        values = sample_values(samples)
+        return values[values["timestamp"] > start].reset_index(drop=True)
 
     def window_end(self, slo: SloDefinition) -> pd.Timestamp:
         """The newest sample among the SLO's sources (now, for Prometheus sources)."""
