@@ -4,6 +4,7 @@ Every piece of local state lives under one home folder (`--home`, `SLOPIPE_HOME`
 `.slopipe` in the working directory):
 
     <home>/lake/       the Delta Lake table of samples
+    <home>/scores/     the Delta Lake table of anomaly scores (`slopipe detect`)
     <home>/slo.db      the SQLite SLO store (unless SLOPIPE_DB_URL names another database)
     <home>/mlflow.db   the MLflow tracking store (unless MLFLOW_TRACKING_URI names a server)
     <home>/mlartifacts MLflow artifacts of the local store
@@ -56,11 +57,16 @@ class Settings(BaseSettings):
     holdout_fraction: float = Field(default=0.3, gt=0.0, lt=1.0)
     contamination: float = Field(default=0.003, gt=0.0, le=0.5)
     false_alarms_per_day: float = Field(default=2.0, ge=0.0)
+    dask_scheduler: str | None = None
     prometheus: PrometheusSettings = Field(default_factory=PrometheusSettings)
 
     @property
     def lake_path(self) -> Path:
         return self.home / "lake"
+
+    @property
+    def scores_path(self) -> Path:
+        return self.home / "scores"
 
     @property
     def slo_db_url(self) -> str:
