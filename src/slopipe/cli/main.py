@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from slopipe.cli import evaluate as evaluate_cmd
+
 app = typer.Typer(
     name="slopipe",
     help="SLO-driven anomaly detection for services monitored by Prometheus.",
@@ -16,6 +18,9 @@ app = typer.Typer(
 @app.callback()
 def main() -> None:
     """slopipe: collect, store, evaluate SLOs, detect anomalies, alert."""
+
+
+app.command("evaluate")(evaluate_cmd.evaluate)
 
 
 if __name__ == "__main__":

@@ -64,9 +64,10 @@ class StreamingConfig:
 
 
 def score_series(
-    timestamps: np.ndarray, values: np.ndarray, config: StreamingConfig = StreamingConfig()
+    timestamps: np.ndarray, values: np.ndarray, config: StreamingConfig | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Score a series in streaming order; see the module docstring for the contract."""
+    config = config or StreamingConfig()
     timestamps, values = _checked(timestamps, values)
     raw = isolation_scores(seasonal_features(timestamps, values), config)
     return postprocess(timestamps, values, raw, config)
