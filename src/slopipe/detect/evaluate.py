@@ -25,6 +25,7 @@ import numpy as np
 
 from slopipe.detect import nab, nab_files
 from slopipe.detect.streaming import StreamingConfig, score_series
+from slopipe.errors import DetectError, wrap
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +113,10 @@ def evaluate_detector(
 
 def _detect_one(series, labels, path: Path, out_dir: Path | None, config) -> nab.ScoredFile:
     windows = nab_files.windows_for(series.key, series.timestamps, labels, path)
-    anomaly_score, _ = score_series(series.timestamps, series.values, config)
+    try:
+        anomaly_score, _ = score_series(series.timestamps, series.values, config)
+    except DetectError as error:
+        raise wrap(str(path), error) from error
     if out_dir is not None:
         nab_files.write_detector_output(
             output_path(out_dir, series.key), series, anomaly_score, _labels(windows, series)

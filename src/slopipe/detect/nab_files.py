@@ -90,7 +90,9 @@ def windows_for(key: str, timestamps: np.ndarray, labels: WindowLabels, source: 
     """Turn a file's labelled windows into row windows; every end must match a row."""
     if key not in labels:
         raise InputError(f"{source}: no entry for {key} in the labels file")
-    row_of = {stamp: row for row, stamp in enumerate(_as_strings(timestamps))}
+    row_of: dict[str, int] = {}
+    for row, stamp in enumerate(_as_strings(timestamps)):
+        row_of.setdefault(stamp, row)  # a repeated timestamp (DST change) means its first row
     windows = []
     for start, end in labels[key]:
         if start not in row_of or end not in row_of:

@@ -7,7 +7,8 @@ Contract, once:
   config.flag_threshold`, a threshold fixed in advance without labels.
 - Streaming: the outputs at row t depend only on rows <= t, so appending rows never changes
   earlier outputs. Same inputs and `config.seed` give the same outputs.
-- Timestamps must increase; spacing may vary (look-backs are by time, not row count).
+- Timestamps must not decrease (NAB has repeated ones at DST changes); spacing may vary, as
+  look-backs are by time, not row count.
 
 The stages, each a function of the one before:
 
@@ -94,9 +95,9 @@ def _checked(timestamps, values) -> tuple[np.ndarray, np.ndarray]:
     bad = np.flatnonzero(~np.isfinite(values))
     if bad.size:
         raise DetectError(f"value at row {bad[0]} is not a finite number")
-    unordered = np.flatnonzero(np.diff(timestamps) <= np.timedelta64(0, "ns"))
+    unordered = np.flatnonzero(np.diff(timestamps) < np.timedelta64(0, "ns"))
     if unordered.size:
-        raise DetectError(f"timestamps must increase; row {unordered[0] + 1} does not")
+        raise DetectError(f"timestamps must not decrease; row {unordered[0] + 1} goes back")
     return timestamps, values
 
 
