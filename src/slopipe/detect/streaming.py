@@ -53,15 +53,16 @@ class StreamingConfig:
     train_rows: int = 2016
     refit_every_rows: int = 288
     min_train_rows: int = 288
-    short_rows: int = 6
+    short_rows: int = 12
     history_rows: int = 2016
     min_history_rows: int = 288
     run_level: float = 0.5
     new_range_margin_ratio: float = 0.05
+    new_range_warmup_rows: int = 288
     new_range_score: float = 1.0
     quiet_seconds: float = 4 * 3600.0
     quiet_damping: float = 0.1
-    flag_threshold: float = 0.5
+    flag_threshold: float = 0.4
 
 
 def score_series(
@@ -79,7 +80,7 @@ def postprocess(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Stages 3-6: raw isolation scores to `(anomaly_score, flags)`."""
     anomaly_score = first_of_runs(likelihood_scores(raw, config), config.run_level)
-    beyond = new_range_rows(values, config.new_range_margin_ratio, config.min_train_rows)
+    beyond = new_range_rows(values, config.new_range_margin_ratio, config.new_range_warmup_rows)
     anomaly_score = np.where(
         beyond, np.maximum(anomaly_score, config.new_range_score), anomaly_score
     )
