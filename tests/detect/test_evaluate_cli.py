@@ -42,7 +42,9 @@ def test_evaluate_data_json_matches_scoring_the_written_outputs(nab_dir, subset_
     reported = json.loads(result.stdout)
     labels = nab_files.read_window_labels(labels_path)
     written = nab_files.read_detector_outputs(out_dir, labels)
-    rescored = evaluate.evaluate_files(written, fixed_threshold=StreamingConfig().flag_threshold).as_dict()
+    rescored = evaluate.evaluate_files(
+        written, fixed_threshold=StreamingConfig().flag_threshold
+    ).as_dict()
     assert (reported["files"], reported["windows"]) == (3, 0 + 1 + 1)
     assert flatten(reported) == pytest.approx(flatten(rescored))
     assert sorted(p.name for p in out_dir.rglob("*.csv")) == sorted(

@@ -48,21 +48,21 @@ TAIL_FLOOR = 1e-10
 class StreamingConfig:
     """Every knob of the detector; defaults are the ones measured in docs/detection-results.md."""
 
-    seed: int = 0
-    n_trees: int = 300
-    train_rows: int = 2016
-    refit_every_rows: int = 288
-    min_train_rows: int = 288
-    short_rows: int = 12
-    history_rows: int = 2016
-    min_history_rows: int = 288
-    run_level: float = 0.5
-    new_range_margin_ratio: float = 0.05
-    new_range_warmup_rows: int = 288
-    new_range_score: float = 1.0
-    quiet_seconds: float = 4 * 3600.0
-    quiet_damping: float = 0.1
-    flag_threshold: float = 0.4
+    seed: int = 0  # random_state of every forest fit
+    n_trees: int = 300  # 300 rather than 100 narrows seed-to-seed spread (DETECTION-NOTES)
+    train_rows: int = 2016  # trailing rows each forest is fitted on (7 days at 5 minutes)
+    refit_every_rows: int = 288  # one refit per day at 5 minutes
+    min_train_rows: int = 288  # rows before the first fit; earlier raw scores are NaN
+    short_rows: int = 12  # rows averaged into the short-term raw score
+    history_rows: int = 2016  # rows of short-term scores that set the baseline
+    min_history_rows: int = 288  # baseline rows needed before the likelihood is non-zero
+    run_level: float = 0.5  # run filter level on the likelihood score
+    new_range_margin_ratio: float = 0.05  # margin beyond [min, max] so far, as part of max - min
+    new_range_warmup_rows: int = 288  # rows before the new-range rule may fire
+    new_range_score: float = 1.0  # score given to a row leaving the range
+    quiet_seconds: float = 4 * 3600.0  # quiet period after a flag
+    quiet_damping: float = 0.1  # factor applied to scores in a quiet period
+    flag_threshold: float = 0.4  # fixed, label-free: flags = anomaly_score >= this
 
 
 def score_series(
