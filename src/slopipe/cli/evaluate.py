@@ -60,12 +60,13 @@ def _run(scores_dir, data, labels, out, format: BenchmarkFormat) -> dict:
         if data is None:
             raise InputError("--format smd needs --data DIR")
         return _smd_evaluate_directory()(data)
-    from slopipe.detect import evaluate as nab_evaluate
-
     if (scores_dir is None) == (data is None):
         raise InputError("give exactly one of --scores-dir DIR or --data DIR")
     if labels is None:
         raise InputError("--labels FILE is required: NAB's combined_windows.json")
+    # Imported here so `slopipe --help` does not pay for scikit-learn.
+    from slopipe.detect import evaluate as nab_evaluate
+
     if scores_dir is not None:
         return nab_evaluate.evaluate_outputs(scores_dir, labels).as_dict()
     with Progress(console=Console(stderr=True), transient=True) as progress:
