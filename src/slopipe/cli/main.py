@@ -24,6 +24,8 @@ from slopipe.cli.common import ConfigOption, HomeOption, JsonOption, err, fail, 
 from slopipe.config import load_settings
 from slopipe.errors import SlopipeError
 
+from slopipe.cli import evaluate as evaluate_cmd
+
 app = typer.Typer(
     name="slopipe",
     help="SLO-driven anomaly detection for services monitored by Prometheus.",
@@ -195,6 +197,9 @@ def _percent(value: float | None, digits: int) -> str:
 
 def _number(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.2f}"
+
+
+app.command("evaluate")(evaluate_cmd.evaluate)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,110 @@
+"""`slopipe evaluate`: score a detector on a labelled benchmark.
+
+Results (a table, or JSON with `--json`) go to stdout; logs and progress to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from slopipe.errors import DetectError, InputError, SlopipeError
+
+log = logging.getLogger(__name__)
+
+
+class BenchmarkFormat(StrEnum):
+    nab = "nab"
+    smd = "smd"
+
+
+def evaluate(
+    scores_dir: Annotated[
+        Path | None, typer.Option(help="One detector's outputs: DIR/<category>/<det>_<file>.csv")
+    ] = None,
+    data: Annotated[
+        Path | None, typer.Option(help="Run slopipe's detector over every CSV below DIR")
+    ] = None,
+    labels: Annotated[
+        Path | None, typer.Option(help="NAB combined_windows.json (not used with smd)")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="With --data: write OUT/<category>/slopipe_<file>.csv")
+    ] = None,
+    format: Annotated[BenchmarkFormat, typer.Option(help="Benchmark layout")] = BenchmarkFormat.nab,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")] = False,
+) -> None:
+    """Score a detector with NAB's method (threshold swept and fixed) and event-level measures."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        result = _run(scores_dir, data, labels, out, format)
+    except SlopipeError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from error
+    if as_json or format is BenchmarkFormat.smd:
+        typer.echo(json.dumps(result, indent=2))
+    else:
+        Console().print(_table(result))
+
+
+def _run(scores_dir, data, labels, out, format: BenchmarkFormat) -> dict:
+    if format is BenchmarkFormat.smd:
+        if data is None:
+            raise InputError("--format smd needs --data DIR")
+        return _smd_evaluate_directory()(data)
+    if (scores_dir is None) == (data is None):
+        raise InputError("give exactly one of --scores-dir DIR or --data DIR")
+    if labels is None:
+        raise InputError("--labels FILE is required: NAB's combined_windows.json")
+    # Imported here so `slopipe --help` does not pay for scikit-learn.
+    from slopipe.detect import evaluate as nab_evaluate
+
+    if scores_dir is not None:
+        return nab_evaluate.evaluate_outputs(scores_dir, labels).as_dict()
+    with Progress(console=Console(stderr=True), transient=True) as progress:
+        task = progress.add_task("detecting", total=None)
+        evaluation = nab_evaluate.evaluate_detector(
+            data,
+            labels,
+            out,
+            progress=lambda done, total: progress.update(task, completed=done, total=total),
+        )
+    return evaluation.as_dict()
+
+
+def _smd_evaluate_directory():
+    """`slopipe.detect.smd.evaluate_directory`, imported only when SMD is asked for."""
+    try:
+        from slopipe.detect import smd
+    except ImportError as error:
+        raise DetectError("--format smd: slopipe.detect.smd is not in this build yet") from error
+    return smd.evaluate_directory
+
+
+def _table(result: dict) -> Table:
+    table = Table(title=f"NAB: {result['files']} files, {result['windows']} windows")
+    table.add_column("measure")
+    table.add_column("threshold", justify="right")
+    table.add_column("value", justify="right")
+    for profile, threshold in result["thresholds"].items():
+        table.add_row(f"{profile} (swept)", _number(threshold), _number(result[profile]))
+    fixed = result["fixed"] or {}
+    for profile in result["thresholds"] if fixed else ():
+        table.add_row(f"{profile} (fixed)", _number(fixed["threshold"]), _number(fixed[profile]))
+    for name in ("precision", "recall", "mean_detection_delay_rows"):
+        table.add_row(name, _number(result["event_threshold"]), _number(result[name]))
+    return table
+
+
+def _number(value) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.3g}" if abs(value) < 10 else f"{value:.1f}"
