@@ -10,6 +10,7 @@ from dataclasses import replace
 
 import pandas as pd
 import pytest
+from tests.conftest import NAB
 
 from slopipe.collect.csv_files import read_csv_source
 from slopipe.collect.samples import make_frame
@@ -18,7 +19,6 @@ from slopipe.detect.streaming import StreamingConfig
 from slopipe.lake import Lake
 from slopipe.lake.scores import ScoreTable
 from slopipe.scale import Runner
-from tests.conftest import NAB
 
 # Small forests keep the suite quick; equality between runs does not depend on the size.
 CONFIG = replace(StreamingConfig(), n_trees=40)
@@ -52,7 +52,9 @@ def in_process(lake, tmp_path_factory) -> tuple:
 def test_every_series_is_scored_and_a_short_one_is_reported(in_process, lake):
     report, scores = in_process
     assert report.series == 4
-    assert report.failed == {"too_short": "DetectError: series too_short: 10 samples, need at least 288"}
+    assert report.failed == {
+        "too_short": "DetectError: series too_short: 10 samples, need at least 288"
+    }
     assert report.samples == len(scores) == sum(len(lake.read(n)) for n in lake.series_names()) - 10
 
 

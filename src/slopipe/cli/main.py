@@ -20,11 +20,10 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from slopipe.cli import detect, model
+from slopipe.cli import evaluate as evaluate_cmd
 from slopipe.cli.common import ConfigOption, HomeOption, JsonOption, err, fail, out
 from slopipe.config import load_settings
 from slopipe.errors import SlopipeError
-
-from slopipe.cli import evaluate as evaluate_cmd
 
 app = typer.Typer(
     name="slopipe",

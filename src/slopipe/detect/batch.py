@@ -55,7 +55,7 @@ def detect_series(task: SeriesTask) -> dict:
     needed = task.config.min_train_rows
     if len(values) < needed:
         raise DetectError(f"series {task.series}: {len(values)} samples, need at least {needed}")
-    timestamps = values["timestamp"].to_numpy()
+    timestamps = values["timestamp"].dt.tz_convert(None).to_numpy()
     anomaly_score, flags = score_series(timestamps, values["value"].to_numpy(), task.config)
     scores = pd.DataFrame(
         {
