@@ -184,5 +184,10 @@ def _number(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.2f}"
 
 
+from slopipe.cli import collect as _collect, lake as _lake  # noqa: E402 (they use this module)
+
+app.command()(_collect.collect)
+app.add_typer(_lake.app, name="lake")
+
 if __name__ == "__main__":
     app()
