@@ -13,7 +13,7 @@ import pytest
 from slopipe.collect.raw import collect_into
 from slopipe.lake import Lake
 
-from fixtures.collecting import lake_frame, run_cli, settings_for
+from fixtures.collecting import invoke, lake_frame, settings_for
 
 
 def expected_samples(rows: list[tuple[int, str]]) -> list[tuple[int, float]]:
@@ -93,12 +93,13 @@ def test_small_chunks_give_the_same_lake_with_no_answer_above_the_budget(
     assert result.requests >= 29 * math.ceil(4032 / 500)
 
 
-def test_cli_json_reports_series_samples_and_watermarks(nab_prometheus, tmp_path):
-    done = run_cli(
-        tmp_path, "collect", "--url", nab_prometheus.url, "--selector", "odd_value",
-        "--selector", 'nab_value{file="art_flatline"}', "--json", lookback_days="7300",
+def test_cli_json_reports_series_samples_and_watermarks(nab_prometheus, home, monkeypatch):
+    monkeypatch.setenv("SLOPIPE_PROMETHEUS__LOOKBACK_DAYS", "7300")
+    done = invoke(
+        "collect", "--url", nab_prometheus.url, "--selector", "odd_value",
+        "--selector", 'nab_value{file="art_flatline"}', "--json",
     )
-    assert done.returncode == 0, done.stderr
+    assert done.exit_code == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["series"] == 2
     assert (report["samples"], report["new_samples"], report["rejected"]) == (4034, 4034, 3)
@@ -114,12 +115,12 @@ def test_cli_json_reports_series_samples_and_watermarks(nab_prometheus, tmp_path
     ],
 )
 def test_a_selector_prometheus_rejects_is_shown_with_its_error(
-    nab_prometheus, tmp_path, selector, message
+    nab_prometheus, home, selector, message
 ):
-    done = run_cli(tmp_path, "collect", "--url", nab_prometheus.url, "--selector", selector)
-    assert done.returncode == 2
+    done = invoke("collect", "--url", nab_prometheus.url, "--selector", selector)
+    assert done.exit_code == 2
     assert selector in done.stderr and message in done.stderr
-    assert not (tmp_path / "lake" / "_delta_log").exists()
+    assert not (home / "lake" / "_delta_log").exists()
 
 
 def test_sample_times_keep_their_milliseconds(nab_reference):

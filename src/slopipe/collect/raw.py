@@ -117,13 +117,17 @@ class _Run:
         self.on_progress = on_progress or (lambda done, total: None)
         self.result = CollectResult()
         self.newest: dict[str, int] = {}
+        self.pool = ThreadPoolExecutor(settings.parallel, thread_name_prefix="collect")
 
     def execute(self) -> CollectResult:
         started = time.perf_counter()
         watermarks = {k: _ms(v) for k, v in self.lake.watermarks().items()}
-        targets = self._discover(watermarks)
-        chunks = self._plan(targets)
-        self._fetch_and_store(chunks)
+        try:
+            targets = self._discover(watermarks)
+            chunks = self._plan(targets)
+            self._fetch_and_store(chunks)
+        finally:
+            self.pool.shutdown(wait=False, cancel_futures=True)
         self.result.requests = self.api.requests
         self.result.watermarks = {
             t.name: _iso(self.newest.get(t.name, watermarks.get(t.name))) for t in targets
@@ -200,20 +204,22 @@ class _Run:
         group_start = min(t.start_ms for t in group)
         totals = self._count(selector, group_start)
         budget = self.settings.chunk_samples
-        chunks = []
+        chunks, big = [], []
         for target in group:
             total = totals.get(_without_name(target.metric), 0)
-            if total > budget and target.start_ms != group_start:
-                total = self._count(target.exact, target.start_ms).get(
-                    _without_name(target.metric), 0
-                )
-            if total == 0:
-                continue
-            if total <= budget:
+            if 0 < total <= budget:
                 chunks.append(Chunk(target.name, target.start_ms, self.end_ms, total))
-            else:
-                chunks += self._plan_windows(target, total)
+            elif total > budget:
+                big.append(target)
+        for planned in self.pool.map(self._plan_big, big):
+            chunks += planned
         return chunks
+
+    def _plan_big(self, target: Target) -> list[Chunk]:
+        total = self._count(target.exact, target.start_ms).get(_without_name(target.metric), 0)
+        if total <= self.settings.chunk_samples:
+            return [Chunk(target.name, target.start_ms, self.end_ms, total)] if total else []
+        return self._plan_windows(target, total)
 
     def _count(self, selector: str, start_ms: int) -> dict[frozenset, int]:
         """Samples per series (labels without the name) in (start_ms, end]."""
@@ -241,7 +247,7 @@ class _Run:
 
     # Fetching and storing: answers taken in plan order, committed in batches.
     def _fetch_and_store(self, chunks: list[Chunk]) -> None:
-        pool = ThreadPoolExecutor(self.settings.parallel, thread_name_prefix="collect")
+        pool = self.pool
         queue: deque[Future] = deque()
         todo = iter(chunks)
         batch: list[pa.Table] = []
@@ -273,8 +279,6 @@ class _Run:
             # Keep what was taken so far: a prefix of the plan, so watermarks stay right.
             self._commit(batch)
             raise
-        finally:
-            pool.shutdown(wait=False, cancel_futures=True)
         self._commit(batch)
 
     def _fetch(self, chunk: Chunk) -> tuple[Chunk, pa.Table]:
