@@ -104,7 +104,7 @@ def test_collectors_killed_mid_run_leave_the_lake_of_one_uninterrupted_run(
     rng = random.Random(3)
     home = tmp_path / "home"
     killed = 0
-    for _ in range(3):
+    for _ in range(2):
         before = commits(home) if (home / "lake").exists() else 0
         collector = start_collector(home, proxy.url)
         wait_for(lambda: (home / "lake").exists() and commits(home) > before, 60, "a commit")
@@ -112,7 +112,7 @@ def test_collectors_killed_mid_run_leave_the_lake_of_one_uninterrupted_run(
         collector.send_signal(signal.SIGKILL)
         killed += collector.wait(timeout=10) == -signal.SIGKILL
         assert_prefix_of(lake_frame(home / "lake"), nab_reference)
-    assert killed >= 2, "the collector finished before it could be killed"
+    assert killed == 2, "a collector finished before it could be killed"
     proxy.delay_seconds = 0.0
     last = start_collector(home, proxy.url, "--json")
     out, err = last.communicate(timeout=120)
@@ -122,7 +122,7 @@ def test_collectors_killed_mid_run_leave_the_lake_of_one_uninterrupted_run(
 
 
 def test_a_second_collector_fails_cleanly_or_waits_while_one_runs(proxy, nab_reference, tmp_path):
-    proxy.delay_seconds = 0.1
+    proxy.delay_seconds = 0.05
     home = tmp_path / "home"
     first = start_collector(home, proxy.url)
     lock = home / "lake.lock"
