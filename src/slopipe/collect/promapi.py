@@ -160,20 +160,17 @@ class PrometheusApi:
         self.requests += 1
         try:
             response = self.client.get(path, params=params)
-            body = response.json() if response.status_code < 500 else None
         except httpx.TimeoutException as err:
             raise _Transient(f"timed out ({type(err).__name__})") from None
         except httpx.TransportError as err:
             raise _Transient(f"{type(err).__name__}: {err}") from None
-        except ValueError:
-            raise _Transient(f"answer to {path} is not JSON (cut short?)") from None
         log.debug(
-            "GET %s (%s): %d in %.3fs", path, what, response.status_code,
-            time.perf_counter() - started,
+            "GET %s (%s): %d, %d bytes in %.3fs", path, what, response.status_code,
+            len(response.content), time.perf_counter() - started,
         )
-        return self._data(response, body, what)
+        return self._data(response, what)
 
-    def _data(self, response: httpx.Response, body: Any, what: str) -> Any:
+    def _data(self, response: httpx.Response, what: str) -> Any:
         status = response.status_code
         if status in RETRIED_STATUS:
             raise _Transient(f"HTTP {status}")
@@ -182,6 +179,12 @@ class PrometheusApi:
                 f"prometheus {self.where}: HTTP {status}: check prometheus.username/password, "
                 "bearer_token_file or bearer_token_env"
             )
+        try:
+            body = response.json()
+        except ValueError:
+            if status == 200:
+                raise _Transient("answer is not JSON (cut short?)") from None
+            body = None
         if not isinstance(body, dict) or body.get("status") != "success":
             message = body.get("error") if isinstance(body, dict) else None
             raise CollectError(
