@@ -45,7 +45,6 @@ from fixtures.prometheus import (  # noqa: E402
     read_nab_csv,
     write_openmetrics,
 )
-
 from slopipe.collect.raw import collect_into  # noqa: E402
 from slopipe.config import PrometheusSettings  # noqa: E402
 from slopipe.lake import Lake  # noqa: E402
@@ -68,7 +67,8 @@ class Recorder(httpx.HTTPTransport):
 def start_prometheus(folder: Path) -> PrometheusServer:
     files = nab_files()
     write_openmetrics(
-        folder / "nab.om", {"nab_value": ("gauge", [(f.labels, read_nab_csv(f.path)) for f in files])}
+        folder / "nab.om",
+        {"nab_value": ("gauge", [(f.labels, read_nab_csv(f.path)) for f in files])},
     )
     server = PrometheusServer(folder / "prometheus")
     create_blocks(folder / "nab.om", server.data_dir)
@@ -131,8 +131,18 @@ def peak_memory(url: str, folder: Path) -> int:
         "SLOPIPE_HOME": str(folder / "memory-home"),
         "SLOPIPE_PROMETHEUS__LOOKBACK_DAYS": str(LOOKBACK_DAYS),
     }
-    command = [sys.executable, "-c", "from slopipe.cli.main import app; app()",
-               "-q", "collect", "--url", url, "--selector", "nab_value", "--json"]
+    command = [
+        sys.executable,
+        "-c",
+        "from slopipe.cli.main import app; app()",
+        "-q",
+        "collect",
+        "--url",
+        url,
+        "--selector",
+        "nab_value",
+        "--json",
+    ]
     subprocess.run(command, env=env, check=True, capture_output=True)
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
 

@@ -28,20 +28,63 @@ SAMPLES = [(1400000000 + 60 * i, f"{i}.25") for i in range(50)]
 
 def make_certificates(folder: Path) -> dict[str, Path]:
     """A CA, a server certificate for 127.0.0.1 and a client certificate, with openssl."""
-    names = {n: folder / n for n in ("ca.key", "ca.pem", "server.key", "server.pem",
-                                      "client.key", "client.pem")}
+    names = {
+        n: folder / n
+        for n in ("ca.key", "ca.pem", "server.key", "server.pem", "client.key", "client.pem")
+    }
 
     def run(*args: str) -> None:
         subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=folder)
 
-    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=test-ca",
-        "-keyout", "ca.key", "-out", "ca.pem")
-    for who, extra in (("server", "subjectAltName=IP:127.0.0.1"), ("client", "extendedKeyUsage=clientAuth")):
-        run("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={who}",
-            "-keyout", f"{who}.key", "-out", f"{who}.csr")
+    run(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=test-ca",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+    )
+    for who, extra in (
+        ("server", "subjectAltName=IP:127.0.0.1"),
+        ("client", "extendedKeyUsage=clientAuth"),
+    ):
+        run(
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            f"/CN={who}",
+            "-keyout",
+            f"{who}.key",
+            "-out",
+            f"{who}.csr",
+        )
         (folder / f"{who}.ext").write_text(extra + "\n")
-        run("x509", "-req", "-in", f"{who}.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-            "-CAcreateserial", "-days", "2", "-extfile", f"{who}.ext", "-out", f"{who}.pem")
+        run(
+            "x509",
+            "-req",
+            "-in",
+            f"{who}.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            f"{who}.ext",
+            "-out",
+            f"{who}.pem",
+        )
     return names
 
 
@@ -67,7 +110,9 @@ def secured(tmp_path_factory):
     def ready() -> bool:
         try:
             answer = httpx.get(
-                f"{server.url}/-/ready", verify=context, auth=("slopipe", "s3cret-pass"),
+                f"{server.url}/-/ready",
+                verify=context,
+                auth=("slopipe", "s3cret-pass"),
                 timeout=1,
             )
             return answer.status_code == 200
@@ -83,9 +128,15 @@ def secured(tmp_path_factory):
 
 def secure_settings(server, certs, **changes) -> PrometheusSettings:
     base = dict(
-        url=server.url, selectors=["secure_value"], lookback_days=7300, retries=0,
-        username="slopipe", password="s3cret-pass", ca_file=certs["ca.pem"],
-        cert_file=certs["client.pem"], key_file=certs["client.key"],
+        url=server.url,
+        selectors=["secure_value"],
+        lookback_days=7300,
+        retries=0,
+        username="slopipe",
+        password="s3cret-pass",
+        ca_file=certs["ca.pem"],
+        cert_file=certs["client.pem"],
+        key_file=certs["client.key"],
     )
     return PrometheusSettings(**(base | changes))
 

@@ -10,10 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from fixtures.collecting import invoke, lake_frame, settings_for
 from slopipe.collect.raw import collect_into
 from slopipe.lake import Lake
-
-from fixtures.collecting import invoke, lake_frame, settings_for
 
 
 def expected_samples(rows: list[tuple[int, str]]) -> list[tuple[int, float]]:
@@ -96,8 +95,14 @@ def test_small_chunks_give_the_same_lake_with_no_answer_above_the_budget(
 def test_cli_json_reports_series_samples_and_watermarks(nab_prometheus, home, monkeypatch):
     monkeypatch.setenv("SLOPIPE_PROMETHEUS__LOOKBACK_DAYS", "7300")
     done = invoke(
-        "collect", "--url", nab_prometheus.url, "--selector", "odd_value",
-        "--selector", 'nab_value{file="art_flatline"}', "--json",
+        "collect",
+        "--url",
+        nab_prometheus.url,
+        "--selector",
+        "odd_value",
+        "--selector",
+        'nab_value{file="art_flatline"}',
+        "--json",
     )
     assert done.exit_code == 0, done.stderr
     report = json.loads(done.stdout)

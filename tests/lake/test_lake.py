@@ -68,8 +68,16 @@ def test_csv_export_reads_back_exactly_and_parquet_keeps_every_column(lake, tmp_
     stamps = [int(t.timestamp()) for t in pd.to_datetime(back["timestamp"], utc=True)]
     assert dict(zip(stamps, back["value"].tolist(), strict=True)) == expected(FILES[1])
 
-    done = invoke("lake", "export", "--series", "art_flatline", "--format", "parquet",
-                  "--output", str(tmp_path / "flat.parquet"))
+    done = invoke(
+        "lake",
+        "export",
+        "--series",
+        "art_flatline",
+        "--format",
+        "parquet",
+        "--output",
+        str(tmp_path / "flat.parquet"),
+    )
     assert done.exit_code == 0, done.stderr
     table = pq.read_table(tmp_path / "flat.parquet")
     assert table.column_names == ["timestamp", "series", "labels", "kind", "value"]
@@ -109,7 +117,11 @@ def test_duckdb_and_pyarrow_read_the_table_without_slopipe(lake):
     rows = duckdb.sql(
         "SELECT series, count(*) AS n FROM dataset GROUP BY series ORDER BY series"
     ).fetchall()
-    assert rows == [("art_flatline", 4032), ("art_noisy", 4032), ("ec2_cpu_utilization_24ae8d", 4032)]
+    assert rows == [
+        ("art_flatline", 4032),
+        ("art_noisy", 4032),
+        ("ec2_cpu_utilization_24ae8d", 4032),
+    ]
 
 
 def test_a_second_writer_fails_cleanly_or_waits_for_the_first(lake):

@@ -23,7 +23,9 @@ def collect(
     since: Annotated[
         datetime | None, typer.Option(help="Backfill from here (UTC), whatever the watermarks")
     ] = None,
-    until: Annotated[datetime | None, typer.Option(help="Read up to here (UTC); default now")] = None,
+    until: Annotated[
+        datetime | None, typer.Option(help="Read up to here (UTC); default now")
+    ] = None,
     wait: Annotated[
         float, typer.Option(help="Seconds to wait for another writer of the lake")
     ] = 0.0,
@@ -40,10 +42,13 @@ def collect(
 
     try:
         settings = load_settings(config, home=home)
-        given = {"url": url, "selectors": selector, "parallel": parallel, "timeout_seconds": timeout}
-        prometheus = settings.prometheus.model_copy(
-            update={k: v for k, v in given.items() if v}
-        )
+        given = {
+            "url": url,
+            "selectors": selector,
+            "parallel": parallel,
+            "timeout_seconds": timeout,
+        }
+        prometheus = settings.prometheus.model_copy(update={k: v for k, v in given.items() if v})
         lake = Lake(settings.lake_path)
         with _progress(err, disabled=as_json) as on_progress:
             result = collect_into(

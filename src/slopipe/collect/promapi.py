@@ -108,9 +108,7 @@ def http_client(
 class PrometheusApi:
     """Calls to one Prometheus server, retried as configured; thread-safe."""
 
-    def __init__(
-        self, settings: PrometheusSettings, transport: httpx.BaseTransport | None = None
-    ):
+    def __init__(self, settings: PrometheusSettings, transport: httpx.BaseTransport | None = None):
         self.where = redact(settings.url or "")
         self.client = http_client(settings, transport)
         self.requests = 0
@@ -167,8 +165,12 @@ class PrometheusApi:
         except httpx.TransportError as err:
             raise _Transient(f"{type(err).__name__}: {err}") from None
         log.debug(
-            "GET %s (%s): %d, %d bytes in %.3fs", path, what, response.status_code,
-            len(response.content), time.perf_counter() - started,
+            "GET %s (%s): %d, %d bytes in %.3fs",
+            path,
+            what,
+            response.status_code,
+            len(response.content),
+            time.perf_counter() - started,
         )
         return self._data(response, what)
 
@@ -198,7 +200,10 @@ class PrometheusApi:
         error = state.outcome.exception() if state.outcome else None
         log.warning(
             "prometheus %s: attempt %d failed (%s); retrying in %.1fs",
-            self.where, state.attempt_number, error, state.next_action.sleep if state.next_action else 0,
+            self.where,
+            state.attempt_number,
+            error,
+            state.next_action.sleep if state.next_action else 0,
         )
 
 

@@ -23,9 +23,7 @@ def series_name(metric: dict[str, str]) -> str:
     """A series' lake name: `name{label="value",...}` with labels sorted, values escaped as
     in PromQL, so the name is also a selector of the series."""
     name = metric.get("__name__", "")
-    labels = ",".join(
-        f'{k}="{_escape(v)}"' for k, v in sorted(metric.items()) if k != "__name__"
-    )
+    labels = ",".join(f'{k}="{_escape(v)}"' for k, v in sorted(metric.items()) if k != "__name__")
     return f"{name}{{{labels}}}" if labels else name
 
 

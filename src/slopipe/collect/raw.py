@@ -134,8 +134,13 @@ class _Run:
         }
         log.info(
             "collected %d series from %s: %d samples, %d new, %d rejected, %d requests, %.2fs",
-            len(targets), self.api.where, self.result.samples, self.result.new_samples,
-            self.result.rejected, self.result.requests, time.perf_counter() - started,
+            len(targets),
+            self.api.where,
+            self.result.samples,
+            self.result.new_samples,
+            self.result.rejected,
+            self.result.requests,
+            time.perf_counter() - started,
         )
         return self.result
 
@@ -195,7 +200,9 @@ class _Run:
         self.total_estimate = sum(c.estimate for c in chunks)
         log.info(
             "plan: %d series, %d requests, about %d samples",
-            len(targets), len(chunks), self.total_estimate,
+            len(targets),
+            len(chunks),
+            self.total_estimate,
         )
         return chunks
 
@@ -237,8 +244,11 @@ class _Run:
         )
         key = _without_name(target.metric)
         counts = next(
-            ({round(float(t) * 1000): int(float(v)) for t, v in r["values"]}
-             for r in data["result"] if frozenset(r["metric"].items()) == key),
+            (
+                {round(float(t) * 1000): int(float(v)) for t, v in r["values"]}
+                for r in data["result"]
+                if frozenset(r["metric"].items()) == key
+            ),
             {},
         )
         return plan_chunks(
@@ -316,7 +326,9 @@ class _Run:
         self.batch_rows = 0
         batch.clear()
         log.info(
-            "lake commit: %d samples, %d new, %.2fs", table.num_rows, new,
+            "lake commit: %d samples, %d new, %.2fs",
+            table.num_rows,
+            new,
             time.perf_counter() - started,
         )
 

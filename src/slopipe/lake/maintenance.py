@@ -65,7 +65,10 @@ def compact(lake: Lake) -> CompactReport:
             rows = lake.dataset().to_table(filter=pa.compute.field("bucket") == bucket)
             rows = rows.sort_by([("series", "ascending"), ("timestamp", "ascending")])
             write_deltalake(
-                lake.path, rows.cast(SCHEMA), mode="overwrite", predicate=f"bucket = {bucket}",
+                lake.path,
+                rows.cast(SCHEMA),
+                mode="overwrite",
+                predicate=f"bucket = {bucket}",
                 partition_by=["bucket"],
             )
             rewritten += 1

@@ -152,7 +152,9 @@ class Lake:
         try:
             return DeltaTable(self.path).to_pyarrow_dataset()
         except TableNotFoundError:
-            raise LakeError(f"lake {self.path}: no table yet (run `slopipe collect` or `slopipe run` first)") from None
+            raise LakeError(
+                f"lake {self.path}: no table yet (run `slopipe collect` or `slopipe run` first)"
+            ) from None
 
     def read(
         self,
