@@ -21,7 +21,8 @@ import pandas as pd
 
 from slopipe.alert import outbox
 from slopipe.alert.rules import anomaly_alerts, slo_alerts
-from slopipe.collect import collect, collect_into
+from slopipe.collect import collect
+from slopipe.collect.raw import collect_into
 from slopipe.collect.samples import split_finite
 from slopipe.config import Settings
 from slopipe.detect.model import AnomalyModel

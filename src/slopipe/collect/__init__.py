@@ -3,7 +3,8 @@
 Sources: `demo` (built-in generator) and `csv:PATH` (a file or a folder of `timestamp,value`
 files) give a samples frame (`samples`); `prometheus` (URL and selectors from the settings)
 is read by the raw-sample collector (`raw.collect_into`), which stores straight into the lake,
-incrementally and resumably.
+incrementally and resumably. (`raw` is not imported here: it uses the lake, whose schema
+imports `samples` from this package.)
 """
 
 from __future__ import annotations
@@ -14,13 +15,12 @@ import pandas as pd
 
 from slopipe.collect import demo
 from slopipe.collect.csv_files import read_csv_source
-from slopipe.collect.raw import CollectResult, collect_into
 from slopipe.config import Settings
 from slopipe.errors import ConfigError
 
 SOURCES = "demo, csv:PATH or prometheus"
 
-__all__ = ["SOURCES", "CollectResult", "collect", "collect_into"]
+__all__ = ["SOURCES", "collect"]
 
 
 def collect(source: str, settings: Settings) -> pd.DataFrame:
@@ -30,5 +30,5 @@ def collect(source: str, settings: Settings) -> pd.DataFrame:
     if source.startswith("csv:"):
         return read_csv_source(Path(source.removeprefix("csv:")))
     if source == "prometheus":
-        raise ConfigError("source prometheus stores into the lake: use collect_into")
+        raise ConfigError("source prometheus stores into the lake: use raw.collect_into")
     raise ConfigError(f"source {source!r} is unknown: use {SOURCES}")
