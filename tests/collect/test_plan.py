@@ -40,3 +40,15 @@ def test_chunks_follow_the_counts(counts, budget, chunks):
 def test_chunks_start_at_the_watermark_and_stop_at_the_end():
     planned = plan_chunks("s", 15, 55, GRID, {20: 2, 60: 1}, 100)
     assert planned == [Chunk("s", 15, 55, 3)]
+
+
+def test_a_window_above_the_budget_is_handed_to_dense_and_closes_the_chunk_before_it():
+    asked = []
+
+    def dense(low, high, count):
+        asked.append((low, high, count))
+        return [Chunk("s", low, 25, 8), Chunk("s", 25, high, 7)]
+
+    planned = plan_chunks("s", 0, 60, GRID, {10: 2, 30: 15, 40: 1}, 10, dense)
+    assert asked == [(20, 30, 15)]
+    assert [(c.start_ms, c.end_ms) for c in planned] == [(0, 10), (20, 25), (25, 30), (30, 40)]

@@ -2,10 +2,11 @@
 
 A series' range `(start_ms, end_ms]` is cut into count windows of equal width. Prometheus
 counts the samples of each window (`count_over_time(sel[W])` evaluated at each window's end,
-one `query_range` for many series); the counts decide the chunks: consecutive windows are
-merged while their samples stay within the budget, empty windows are skipped, and a window
-holding more than the budget is split evenly. Every chunk is fetched with one request, so no
-answer holds much more than `budget` samples.
+one `query_range`); the counts decide the chunks: consecutive windows are merged while their
+samples stay within the budget, empty windows are skipped, and a window holding more than the
+budget is handed to `dense` (the collector counts it again in finer windows) or, without
+`dense`, split evenly. Every chunk is fetched with one request, so no answer holds much more
+than `budget` samples.
 
 Counts are estimates (Prometheus 2 range selectors are closed at both ends, so a sample on a
 window boundary is counted twice); chunks are exact: `(start_ms, end_ms]`, every millisecond
@@ -15,7 +16,7 @@ of the range in exactly one chunk or in a window counted empty.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 MAX_WINDOWS = 1000
@@ -66,8 +67,12 @@ def plan_chunks(
     grid: Grid,
     counts: Mapping[int, int],
     budget: int,
+    dense: Callable[[int, int, int], list[Chunk]] | None = None,
 ) -> list[Chunk]:
-    """Chunks of `(start_ms, end_ms]` from per-window counts keyed by window end."""
+    """Chunks of `(start_ms, end_ms]` from per-window counts keyed by window end.
+
+    `dense(low, high, count)` plans a window `(low, high]` holding more than `budget`.
+    """
     chunks: list[Chunk] = []
     open_start, open_end, open_count = None, None, 0
     for window_end in grid.ends():
@@ -79,7 +84,9 @@ def plan_chunks(
             if open_start is not None:
                 chunks.append(Chunk(series, open_start, open_end, open_count))
                 open_start = None
-            chunks.extend(_split(series, low, high, count, budget))
+            chunks.extend(
+                dense(low, high, count) if dense else _split(series, low, high, count, budget)
+            )
             continue
         if open_start is not None and open_count + count > budget:
             chunks.append(Chunk(series, open_start, open_end, open_count))

@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from slopipe.collect.plan import MAX_WINDOWS, Chunk, grid_for, plan_chunks
+from slopipe.collect.plan import MAX_WINDOWS, MIN_WINDOW_MS, Chunk, grid_for, plan_chunks
 from slopipe.collect.promapi import PrometheusApi
 from slopipe.collect.prometheus import series_name
 from slopipe.config import PrometheusSettings
@@ -51,6 +51,8 @@ log = logging.getLogger(__name__)
 #: (samples planned so far done, samples planned in all)
 OnProgress = Callable[[int, int], None]
 COUNTER_SUFFIXES = ("_total", "_count", "_sum", "_bucket")
+#: How many times a window above the budget is counted again in finer windows.
+MAX_REFINE = 4
 
 
 @dataclass
@@ -226,7 +228,7 @@ class _Run:
         total = self._count(target.exact, target.start_ms).get(_without_name(target.metric), 0)
         if total <= self.settings.chunk_samples:
             return [Chunk(target.name, target.start_ms, self.end_ms, total)] if total else []
-        return self._plan_windows(target, total)
+        return self._plan_windows(target, target.start_ms, self.end_ms, total)
 
     def _count(self, selector: str, start_ms: int) -> dict[frozenset, int]:
         """Samples per series (labels without the name) in (start_ms, end]."""
@@ -234,10 +236,14 @@ class _Run:
         data = self.api.query(query, self.end_ms, f"selector {selector!r}")
         return {frozenset(r["metric"].items()): int(float(r["value"][1])) for r in data["result"]}
 
-    def _plan_windows(self, target: Target, total: int) -> list[Chunk]:
-        """Counts per window (a few per chunk) show where the samples of a big series lie."""
-        windows = min(MAX_WINDOWS, 4 * math.ceil(total / self.settings.chunk_samples))
-        grid = grid_for(target.start_ms, self.end_ms, windows)
+    def _plan_windows(
+        self, target: Target, start_ms: int, end_ms: int, total: int, depth: int = 0
+    ) -> list[Chunk]:
+        """Counts per window (a few per chunk) show where the samples of a big series lie;
+        a window still above the budget is counted again in finer windows."""
+        budget = self.settings.chunk_samples
+        windows = min(MAX_WINDOWS, 4 * math.ceil(total / budget))
+        grid = grid_for(start_ms, end_ms, windows)
         query = f"count_over_time({target.exact}[{grid.window_ms}ms])"
         data = self.api.query_range(
             query, grid.first_end_ms, grid.last_end_ms, grid.window_ms, f"series {target.name}"
@@ -251,9 +257,13 @@ class _Run:
             ),
             {},
         )
-        return plan_chunks(
-            target.name, target.start_ms, self.end_ms, grid, counts, self.settings.chunk_samples
-        )
+        finer = None
+        if depth < MAX_REFINE and grid.window_ms > MIN_WINDOW_MS:
+
+            def finer(low: int, high: int, count: int) -> list[Chunk]:
+                return self._plan_windows(target, low, high, count, depth + 1)
+
+        return plan_chunks(target.name, start_ms, end_ms, grid, counts, budget, finer)
 
     # Fetching and storing: answers taken in plan order, committed in batches.
     def _fetch_and_store(self, chunks: list[Chunk]) -> None:
