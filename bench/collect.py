@@ -48,6 +48,7 @@ from fixtures.prometheus import (  # noqa: E402
 from slopipe.collect.raw import collect_into  # noqa: E402
 from slopipe.config import PrometheusSettings  # noqa: E402
 from slopipe.lake import Lake  # noqa: E402
+from slopipe.lake.table import bucket_of  # noqa: E402
 
 LOOKBACK_DAYS = 20 * 365
 
@@ -98,29 +99,35 @@ def run_bare(urls: list[str], parallel: int) -> tuple[float, int]:
 
 
 def scan_speeds(lake: Lake, series: str, repeat: int) -> dict:
-    """Rows per second reading one series: Lake.read vs pyarrow on the same files."""
+    """Rows per second reading one series: Lake.read beside pyarrow on the same files.
+
+    pyarrow reads the table's current Parquet files with the same filter, once all of them
+    and once only the files of the series' bucket (the ones Lake.read opens).
+    """
     files = [u.removeprefix("file://") for u in DeltaTable(lake.path).file_uris()]
+    in_bucket = [f for f in files if f"/bucket={bucket_of(series)}/" in f]
 
-    def with_pyarrow() -> int:
-        table = ds.dataset(files, format="parquet").to_table(filter=ds.field("series") == series)
-        return table.num_rows
+    def with_pyarrow(paths: list[str]):
+        def read() -> int:
+            dataset = ds.dataset(paths, format="parquet")
+            return dataset.to_table(filter=ds.field("series") == series).num_rows
 
-    timings = {"slopipe": [], "pyarrow": []}
-    rows = 0
-    for _ in range(repeat):
-        started = time.perf_counter()
-        rows = len(lake.read(series))
-        timings["slopipe"].append(time.perf_counter() - started)
-        started = time.perf_counter()
-        assert with_pyarrow() == rows
-        timings["pyarrow"].append(time.perf_counter() - started)
-    return {
-        "series": series,
-        "rows": rows,
-        "files": len(files),
-        "slopipe_rows_per_s": rows / statistics.median(timings["slopipe"]),
-        "pyarrow_rows_per_s": rows / statistics.median(timings["pyarrow"]),
+        return read
+
+    readers = {
+        "slopipe": lambda: len(lake.read(series)),
+        "pyarrow_all_files": with_pyarrow(files),
+        "pyarrow_bucket_files": with_pyarrow(in_bucket),
     }
+    timings: dict[str, list[float]] = {name: [] for name in readers}
+    rows = len(lake.read(series))
+    for _ in range(repeat):
+        for name, read in readers.items():
+            started = time.perf_counter()
+            assert read() == rows
+            timings[name].append(time.perf_counter() - started)
+    speeds = {f"{k}_rows_per_s": round(rows / statistics.median(v)) for k, v in timings.items()}
+    return {"series": series, "rows": rows, "files": len(files), **speeds}
 
 
 def peak_memory(url: str, folder: Path) -> int:

@@ -99,7 +99,7 @@ def export(
         rows = export_series(lake, series, fmt, target, _utc(since), _utc(until))
     except SlopipeError as error:
         raise _fail(error) from None
-    err.print(f"exported {rows} rows of {series}", highlight=False)
+    err.print(f"exported {rows} rows of {series}", highlight=False, soft_wrap=True)
 
 
 @app.command()

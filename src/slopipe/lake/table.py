@@ -84,6 +84,7 @@ class Lake:
         self.path = Path(path)
         self.lock_wait_seconds = lock_wait_seconds
         self.lock = WriterLock(self.path.parent / f"{self.path.name}.lock")
+        self._table: DeltaTable | None = None
 
     def exists(self) -> bool:
         return (self.path / "_delta_log").is_dir()
@@ -149,8 +150,13 @@ class Lake:
         return dict(zip(newest.column("series").to_pylist(), stamps, strict=True))
 
     def dataset(self) -> ds.Dataset:
+        """The current version's files as a pyarrow dataset."""
         try:
-            return DeltaTable(self.path).to_pyarrow_dataset()
+            if self._table is None:
+                self._table = DeltaTable(self.path)
+            else:
+                self._table.update_incremental()  # reads only the commits since last time
+            return self._table.to_pyarrow_dataset()
         except TableNotFoundError:
             raise LakeError(
                 f"lake {self.path}: no table yet (run `slopipe collect` or `slopipe run` first)"
