@@ -30,6 +30,7 @@ from slopipe.errors import CollectError, ConfigError
 log = logging.getLogger(__name__)
 
 RETRIED_STATUS = {429, 500, 502, 503, 504}
+SUCCESS = b'{"status":"success"'
 
 
 class _Transient(Exception):
@@ -147,15 +148,23 @@ class PrometheusApi:
 
     def get(self, path: str, params: Mapping[str, str], what: str) -> Any:
         """The `data` of a successful answer; `what` names the request in errors."""
+        return self._retried(path, params, what, raw=False)
+
+    def get_matrix(self, query: str, at_ms: int, what: str) -> bytes:
+        """The body of a successful instant query answer, undecoded (see `matrix`)."""
+        params = {"query": query, "time": _seconds(at_ms)}
+        return self._retried("/api/v1/query", params, what, raw=True)
+
+    def _retried(self, path: str, params: Mapping[str, str], what: str, raw: bool) -> Any:
         try:
-            return self._retrying(self._get_once, path, params, what)
+            return self._retrying(self._get_once, path, params, what, raw)
         except _Transient as err:
             raise CollectError(
                 f"prometheus {self.where}: {what}: {err} "
                 "(gave up after retries; is Prometheus up and reachable?)"
             ) from None
 
-    def _get_once(self, path: str, params: Mapping[str, str], what: str) -> Any:
+    def _get_once(self, path: str, params: Mapping[str, str], what: str, raw: bool) -> Any:
         started = time.perf_counter()
         self.requests += 1
         try:
@@ -172,7 +181,10 @@ class PrometheusApi:
             len(response.content),
             time.perf_counter() - started,
         )
-        return self._data(response, what)
+        if raw and response.status_code == 200 and response.content.startswith(SUCCESS):
+            return response.content
+        data = self._data(response, what)
+        return response.content if raw else data
 
     def _data(self, response: httpx.Response, what: str) -> Any:
         status = response.status_code

@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from slopipe.collect.matrix import decode_matrix
 from slopipe.collect.plan import MAX_WINDOWS, MIN_WINDOW_MS, Chunk, grid_for, plan_chunks
 from slopipe.collect.promapi import PrometheusApi
 from slopipe.collect.prometheus import series_name
@@ -304,22 +305,21 @@ class _Run:
     def _fetch(self, chunk: Chunk) -> tuple[Chunk, pa.Table]:
         target = self._targets[chunk.series]
         span = max(chunk.end_ms - chunk.start_ms - 1, 1)  # [start + 1ms, end]
-        data = self.api.query(f"{target.exact}[{span}ms]", chunk.end_ms, f"series {target.name}")
-        wanted = target.metric
-        values = next((r["values"] for r in data["result"] if r["metric"] == wanted), [])
-        return chunk, self._table(target, chunk, values)
+        query = f"{target.exact}[{span}ms]"
+        body = self.api.get_matrix(query, chunk.end_ms, f"series {target.name}")
+        found = [(t, v) for metric, t, v in decode_matrix(body) if metric == target.metric]
+        stamps, values = found[0] if found else (np.empty(0), np.empty(0))
+        return chunk, self._table(target, chunk, stamps, values)
 
-    def _table(self, target: Target, chunk: Chunk, values: list) -> pa.Table:
-        count = len(values)
-        stamps = np.fromiter((v[0] for v in values), np.float64, count)
-        numbers = np.array([v[1] for v in values], np.float64)
+    def _table(
+        self, target: Target, chunk: Chunk, stamps: np.ndarray, values: np.ndarray
+    ) -> pa.Table:
         stamps_ms = np.rint(stamps * 1000).astype(np.int64)
         inside = (stamps_ms > chunk.start_ms) & (stamps_ms <= chunk.end_ms)
-        finite = np.isfinite(numbers)
+        finite = np.isfinite(values)
         self.result.rejected += int((inside & ~finite).sum())
         keep = inside & finite
-        stamps_ms, numbers = stamps_ms[keep], numbers[keep]
-        return _samples_table(target, stamps_ms, numbers)
+        return _samples_table(target, stamps_ms[keep], values[keep])
 
     def _commit(self, batch: list[pa.Table]) -> None:
         if not batch:
