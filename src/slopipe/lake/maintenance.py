@@ -1,7 +1,7 @@
 """Keeping the lake small and fast, and taking data out of it.
 
-- `compact`: rewrite each bucket that holds several files as one file sorted by
-  (series, timestamp), one atomic commit per bucket, then write a Delta checkpoint.
+- `compact`: rewrite each bucket that holds several files as one zstd-compressed file sorted
+  by (series, timestamp), one atomic commit per bucket, then write a Delta checkpoint.
 - `vacuum`: the retention policy. Delete samples older than `retention_days` (when set), then
   remove files the table no longer uses once they are `file_retention_hours` old (168 by
   default, as Delta's own default, so that a reader in flight never loses a file).
@@ -26,7 +26,7 @@ from deltalake.exceptions import DeltaError
 
 from slopipe.collect.samples import COLUMNS
 from slopipe.errors import LakeError
-from slopipe.lake.table import SCHEMA, Lake
+from slopipe.lake.table import COMPACT_WRITER, SCHEMA, Lake
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +70,7 @@ def compact(lake: Lake) -> CompactReport:
                 mode="overwrite",
                 predicate=f"bucket = {bucket}",
                 partition_by=["bucket"],
+                writer_properties=COMPACT_WRITER,
             )
             rewritten += 1
         table = DeltaTable(lake.path)

@@ -38,7 +38,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
-from deltalake import DeltaTable, write_deltalake
+from deltalake import DeltaTable, WriterProperties, write_deltalake
 from deltalake.exceptions import DeltaError, TableNotFoundError
 
 from slopipe.collect.samples import COLUMNS
@@ -48,6 +48,9 @@ from slopipe.lake.lock import WriterLock
 log = logging.getLogger(__name__)
 
 BUCKETS = 16
+#: Snappy: the cheapest to write; `compact` rewrites files with zstd, which is smaller.
+APPEND_WRITER = WriterProperties(compression="SNAPPY")
+COMPACT_WRITER = WriterProperties(compression="ZSTD", compression_level=3)
 SCHEMA = pa.schema(
     [
         ("bucket", pa.int32()),
@@ -119,7 +122,13 @@ class Lake:
             try:
                 if not self.exists() or only_new:
                     self.path.mkdir(parents=True, exist_ok=True)
-                    write_deltalake(self.path, table, partition_by=["bucket"], mode="append")
+                    write_deltalake(
+                        self.path,
+                        table,
+                        partition_by=["bucket"],
+                        mode="append",
+                        writer_properties=APPEND_WRITER,
+                    )
                     return table.num_rows
                 return self._merge(table)
             except DeltaError as err:
@@ -134,7 +143,13 @@ class Lake:
         )
         metrics = (
             DeltaTable(self.path)
-            .merge(table, predicate=predicate, source_alias="s", target_alias="t")
+            .merge(
+                table,
+                predicate=predicate,
+                source_alias="s",
+                target_alias="t",
+                writer_properties=APPEND_WRITER,
+            )
             .when_not_matched_insert_all()
             .execute()
         )
