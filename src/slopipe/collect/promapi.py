@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import ssl
+import threading
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -113,6 +114,7 @@ class PrometheusApi:
         self.where = redact(settings.url or "")
         self.client = http_client(settings, transport)
         self.requests = 0
+        self._counting = threading.Lock()
         self._retrying = tenacity.Retrying(
             stop=tenacity.stop_after_attempt(settings.retries + 1),
             wait=tenacity.wait_exponential(multiplier=settings.backoff_seconds, max=30),
@@ -166,7 +168,8 @@ class PrometheusApi:
 
     def _get_once(self, path: str, params: Mapping[str, str], what: str, raw: bool) -> Any:
         started = time.perf_counter()
-        self.requests += 1
+        with self._counting:
+            self.requests += 1
         try:
             response = self.client.get(path, params=params)
         except httpx.TimeoutException as err:

@@ -285,7 +285,8 @@ class _Run:
         try:
             fill()
             while queue:
-                chunk, table = queue.popleft().result()
+                chunk, table, rejected = queue.popleft().result()
+                self.result.rejected += rejected
                 fill()
                 if table.num_rows:
                     batch.append(table)
@@ -302,24 +303,25 @@ class _Run:
             raise
         self._commit(batch)
 
-    def _fetch(self, chunk: Chunk) -> tuple[Chunk, pa.Table]:
+    def _fetch(self, chunk: Chunk) -> tuple[Chunk, pa.Table, int]:
+        """Runs in a worker thread: fetch, decode, keep the finite samples of the chunk."""
         target = self._targets[chunk.series]
         span = max(chunk.end_ms - chunk.start_ms - 1, 1)  # [start + 1ms, end]
         query = f"{target.exact}[{span}ms]"
         body = self.api.get_matrix(query, chunk.end_ms, f"series {target.name}")
         found = [(t, v) for metric, t, v in decode_matrix(body) if metric == target.metric]
         stamps, values = found[0] if found else (np.empty(0), np.empty(0))
-        return chunk, self._table(target, chunk, stamps, values)
+        return chunk, *self._table(target, chunk, stamps, values)
 
     def _table(
         self, target: Target, chunk: Chunk, stamps: np.ndarray, values: np.ndarray
-    ) -> pa.Table:
+    ) -> tuple[pa.Table, int]:
         stamps_ms = np.rint(stamps * 1000).astype(np.int64)
         inside = (stamps_ms > chunk.start_ms) & (stamps_ms <= chunk.end_ms)
         finite = np.isfinite(values)
-        self.result.rejected += int((inside & ~finite).sum())
         keep = inside & finite
-        return _samples_table(target, stamps_ms[keep], values[keep])
+        rejected = int((inside & ~finite).sum())
+        return _samples_table(target, stamps_ms[keep], values[keep]), rejected
 
     def _commit(self, batch: list[pa.Table]) -> None:
         if not batch:
