@@ -156,13 +156,21 @@ class Lake:
         return int(metrics.get("num_target_rows_inserted", 0))
 
     def watermarks(self) -> dict[str, pd.Timestamp]:
-        """Per series, the time of its newest stored sample."""
+        """Per series, the time of its newest stored sample.
+
+        Read batch by batch, so memory stays small however big the lake is.
+        """
         if not self.exists():
             return {}
-        table = self.dataset().to_table(columns=["series", "timestamp"])
-        newest = table.group_by("series").aggregate([("timestamp", "max")])
-        stamps = newest.column("timestamp_max").to_pandas()
-        return dict(zip(newest.column("series").to_pylist(), stamps, strict=True))
+        newest: dict[str, pd.Timestamp] = {}
+        for batch in self.dataset().to_batches(columns=["series", "timestamp"]):
+            grouped = pa.Table.from_batches([batch]).group_by("series")
+            maxima = grouped.aggregate([("timestamp", "max")])
+            stamps = maxima.column("timestamp_max").to_pandas()
+            for series, stamp in zip(maxima.column("series").to_pylist(), stamps, strict=True):
+                if series not in newest or stamp > newest[series]:
+                    newest[series] = stamp
+        return newest
 
     def dataset(self) -> ds.Dataset:
         """The current version's files as a pyarrow dataset."""
