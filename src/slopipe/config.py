@@ -17,24 +17,47 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import AliasChoices, BaseModel, Field, ValidationError
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from slopipe.errors import ConfigError
 
 
 class PrometheusSettings(BaseModel):
+    """Where and how `slopipe collect` reads Prometheus; see docs/collect.md."""
+
     url: str | None = None
     selectors: list[str] = Field(default_factory=list)
     step_seconds: int = 60
-    timeout_seconds: float = 30.0
+    timeout_seconds: float = Field(default=30.0, gt=0)
     username: str | None = None
-    password: str | None = None
+    password: SecretStr | None = None
     bearer_token_file: Path | None = None
     bearer_token_env: str | None = None
     ca_file: Path | None = None
     cert_file: Path | None = None
     key_file: Path | None = None
+    #: First run of a series without --since: start this far back.
+    lookback_days: float = Field(default=15.0, gt=0)
+    #: At most this many samples per request (Prometheus's query.max-samples is 50M).
+    chunk_samples: int = Field(default=100_000, ge=100)
+    #: Requests in flight at once.
+    parallel: int = Field(default=4, ge=1, le=32)
+    #: Commit to the lake after this many samples or this many seconds, whichever first.
+    batch_samples: int = Field(default=500_000, ge=1)
+    commit_seconds: float = Field(default=30.0, gt=0)
+    #: Retries of a failed request (connection errors, timeouts, 5xx, 429) with backoff.
+    retries: int = Field(default=4, ge=0)
+    backoff_seconds: float = Field(default=0.5, ge=0)
+
+
+class LakeSettings(BaseModel):
+    """Retention of the lake; see docs/lake.md."""
+
+    #: `slopipe lake vacuum` deletes samples older than this (None: keep every sample).
+    retention_days: float | None = Field(default=None, gt=0)
+    #: ... and removes files no longer in the table once they are this old.
+    file_retention_hours: float = Field(default=168.0, ge=0)
 
 
 class Settings(BaseSettings):
@@ -59,6 +82,7 @@ class Settings(BaseSettings):
     false_alarms_per_day: float = Field(default=2.0, ge=0.0)
     dask_scheduler: str | None = None
     prometheus: PrometheusSettings = Field(default_factory=PrometheusSettings)
+    lake: LakeSettings = Field(default_factory=LakeSettings)
 
     @property
     def lake_path(self) -> Path:

@@ -22,6 +22,7 @@ import pandas as pd
 from slopipe.alert import outbox
 from slopipe.alert.rules import anomaly_alerts, slo_alerts
 from slopipe.collect import collect
+from slopipe.collect.raw import collect_into
 from slopipe.collect.samples import split_finite
 from slopipe.config import Settings
 from slopipe.detect.model import AnomalyModel
@@ -89,18 +90,25 @@ def run(
     definitions = openslo.load_file(slos_file) if slos_file else []
 
     on_stage("collect")
-    samples, summary.rejected = split_finite(collect(source, settings))
+    settings.home.mkdir(parents=True, exist_ok=True)
+    lake = Lake(settings.lake_path)
+    if source == "prometheus":
+        # The raw-sample collector stores as it reads; prepare reads the series back.
+        collected = collect_into(lake, settings.prometheus)
+        samples = lake.read(list(collected.watermarks))
+        summary.rejected, summary.new_samples = collected.rejected, collected.new_samples
+    else:
+        samples, summary.rejected = split_finite(collect(source, settings))
     summary.series, summary.samples = samples["series"].nunique(), len(samples)
     summary.duplicates = int(samples.duplicated(["series", "timestamp"]).sum())
 
     on_stage("store")
-    settings.home.mkdir(parents=True, exist_ok=True)
-    lake = Lake(settings.lake_path)
     store = SloStore(settings.slo_db_url)
     known = set(lake.series_names()) | set(samples["series"])
     for definition, _ in definitions:
         check_series(definition, known)
-    summary.new_samples = lake.append(samples)
+    if source != "prometheus":
+        summary.new_samples = lake.append(samples)
     summary.lake_rows = lake.count()
     sources = Sources(lake, settings.prometheus)
     documents = [(d.name, doc) for d, doc in definitions]

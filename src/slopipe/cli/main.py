@@ -19,8 +19,7 @@ from rich.logging import RichHandler
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from slopipe.cli import detect, model
-from slopipe.cli import evaluate as evaluate_cmd
+from slopipe.cli import collect, detect, evaluate, lake, model
 from slopipe.cli.common import ConfigOption, HomeOption, JsonOption, err, fail, out
 from slopipe.config import load_settings
 from slopipe.errors import SlopipeError
@@ -32,8 +31,11 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-app.add_typer(model.app, name="model")
+app.command("collect")(collect.collect)
+app.add_typer(lake.app, name="lake")
+app.command("evaluate")(evaluate.evaluate)
 app.command("detect")(detect.detect)
+app.add_typer(model.app, name="model")
 
 
 @app.callback()
@@ -68,8 +70,7 @@ def run(
     config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Run the whole pipeline once: collect, store, prepare, evaluate SLOs, train,
-    validate, score, alert."""
+    """Run the whole pipeline once, from collecting to alerting."""
     from slopipe import pipeline
 
     try:
@@ -196,9 +197,6 @@ def _percent(value: float | None, digits: int) -> str:
 
 def _number(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.2f}"
-
-
-app.command("evaluate")(evaluate_cmd.evaluate)
 
 
 if __name__ == "__main__":

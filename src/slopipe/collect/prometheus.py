@@ -1,45 +1,34 @@
-"""A first Prometheus source: `query_range` over configured selectors.
+"""Series names, and `query_range` reads for SLIs computed by Prometheus (`slo.sources`).
 
-This reads values at the query step, not raw samples.
-TODO: the incremental, resumable raw-sample collector replaces this (issue 3).
+`slopipe collect` reads raw samples with `raw`; this module's `fetch_series` reads values at a
+query step, which is what an SLI query such as `sum(rate(...))` gives.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import httpx
 import numpy as np
 import pandas as pd
 
-from slopipe.collect.samples import empty_frame, make_frame
-from slopipe.config import PrometheusSettings
-from slopipe.errors import CollectError, ConfigError
+from slopipe.collect.samples import make_frame
+from slopipe.errors import CollectError
 
 log = logging.getLogger(__name__)
 
 
 def series_name(metric: dict[str, str]) -> str:
-    """A series' lake name: `name{label="value",...}` with labels sorted."""
+    """A series' lake name: `name{label="value",...}` with labels sorted, values escaped as
+    in PromQL, so the name is also a selector of the series."""
     name = metric.get("__name__", "")
-    labels = ",".join(f'{k}="{v}"' for k, v in sorted(metric.items()) if k != "__name__")
+    labels = ",".join(f'{k}="{_escape(v)}"' for k, v in sorted(metric.items()) if k != "__name__")
     return f"{name}{{{labels}}}" if labels else name
 
 
-def query_range_source(
-    settings: PrometheusSettings, start: datetime, end: datetime
-) -> pd.DataFrame:
-    """Every series matching the configured selectors between `start` and `end`."""
-    if not settings.url:
-        raise ConfigError("prometheus.url is not set (SLOPIPE_PROMETHEUS__URL or config file)")
-    if not settings.selectors:
-        raise ConfigError("prometheus.selectors is empty: name at least one series selector")
-    frames = [empty_frame()]
-    with httpx.Client(base_url=settings.url, timeout=settings.timeout_seconds) as client:
-        for selector in settings.selectors:
-            frames.extend(fetch_series(client, selector, start, end, settings.step_seconds))
-    return pd.concat(frames, ignore_index=True)
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
 def query_range(
@@ -83,7 +72,3 @@ def _json(response: httpx.Response) -> dict:
         return response.json()
     except ValueError:
         return {"error": response.text[:200]}
-
-
-def default_span(now: datetime, days: int = 14) -> tuple[datetime, datetime]:
-    return now - timedelta(days=days), now

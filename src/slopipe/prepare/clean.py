@@ -7,7 +7,7 @@ The prepared frame has one row per series and step:
 | timestamp | a point of the series' regular grid (UTC)                          |
 | series    | series name                                                        |
 | kind      | counter, gauge or unknown                                          |
-| value     | gauges: the sample; counters: the increase since the previous step |
+| value     | gauges: the sample; counters: the increase over the step          |
 | gap       | True where no sample fell on this step (value is NaN)              |
 
 A counter that drops was reset (an exporter restart): its increase is the new value, as
@@ -105,7 +105,9 @@ def _regularise(one: pd.DataFrame) -> tuple[pd.DataFrame, int, int]:
         values, resets = counter_increases(values)
     step = infer_step(one["timestamp"])
     snapped = one["timestamp"].dt.round(step)
-    by_step = pd.Series(values, index=snapped.to_numpy()).groupby(level=0).last()
+    steps = pd.Series(values, index=snapped.to_numpy()).groupby(level=0)
+    # Several samples in one step: a counter's increases add up, a gauge keeps its last.
+    by_step = steps.sum(min_count=1) if kind == "counter" else steps.last()
     grid = pd.date_range(by_step.index[0], by_step.index[-1], freq=step)
     regular = by_step.reindex(grid)
     gap = ~grid.isin(by_step.index)

@@ -1,0 +1,204 @@
+"""Benchmark: collecting the shared NAB series from a backfilled Prometheus, and reading back.
+
+Run: `.venv/bin/python bench/collect.py [--repeat 5]` (needs prometheus and promtool).
+
+Side by side, in the same run and against the same Prometheus:
+
+- slopipe: `collect_into` end to end into a fresh lake (discovery, planning, fetching,
+  decoding, one Delta commit), samples per second;
+- bare client: the very same HTTP requests, recorded from slopipe's run, replayed by a plain
+  httpx client with the same parallelism that only downloads and decodes the JSON: the
+  physical limit of this machine for that work. The goal is slopipe at 0.7 of it or better.
+- lake scan: rows per second reading one series back with `Lake.read`, beside pyarrow
+  reading the same Parquet files directly with the same filter;
+- peak memory (max RSS) of a `slopipe collect` process doing the same collection.
+
+Runs alternate (slopipe, bare, slopipe, ...) so that load from elsewhere hits both alike; the
+median of each is reported. Results go to stdout and bench/out/collect.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pyarrow.dataset as ds
+from deltalake import DeltaTable
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "src"), str(ROOT / "tests")]
+
+from fixtures.prometheus import (  # noqa: E402
+    PrometheusServer,
+    create_blocks,
+    nab_files,
+    read_nab_csv,
+    write_openmetrics,
+)
+from slopipe.collect.raw import collect_into  # noqa: E402
+from slopipe.config import PrometheusSettings  # noqa: E402
+from slopipe.lake import Lake  # noqa: E402
+from slopipe.lake.table import bucket_of  # noqa: E402
+
+LOOKBACK_DAYS = 20 * 365
+
+
+class Recorder(httpx.HTTPTransport):
+    """A transport that notes every URL it sends."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[str] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.urls.append(str(request.url))
+        return super().handle_request(request)
+
+
+def start_prometheus(folder: Path) -> PrometheusServer:
+    files = nab_files()
+    write_openmetrics(
+        folder / "nab.om",
+        {"nab_value": ("gauge", [(f.labels, read_nab_csv(f.path)) for f in files])},
+    )
+    server = PrometheusServer(folder / "prometheus")
+    create_blocks(folder / "nab.om", server.data_dir)
+    return server.start()
+
+
+def run_slopipe(settings: PrometheusSettings, folder: Path, transport=None) -> tuple[float, int]:
+    lake = Lake(Path(tempfile.mkdtemp(dir=folder)) / "lake")
+    started = time.perf_counter()
+    result = collect_into(lake, settings, transport=transport)
+    return time.perf_counter() - started, result.samples
+
+
+def run_bare(urls: list[str], parallel: int) -> tuple[float, int]:
+    """Download and decode the same answers; count the samples in them."""
+
+    def fetch(client: httpx.Client, url: str) -> int:
+        data = client.get(url).json()["data"]
+        result = data.get("result", []) if isinstance(data, dict) else []
+        return sum(len(r.get("values", ())) for r in result)
+
+    started = time.perf_counter()
+    # verify=False as slopipe does for plain HTTP: no CA bundle to load.
+    with httpx.Client(timeout=60, verify=False) as client, ThreadPoolExecutor(parallel) as pool:
+        samples = sum(pool.map(lambda url: fetch(client, url), urls))
+    return time.perf_counter() - started, samples
+
+
+def scan_speeds(lake: Lake, series: str, repeat: int) -> dict:
+    """Rows per second reading one series: Lake.read beside pyarrow on the same files.
+
+    pyarrow reads the table's current Parquet files with the same filter, once all of them
+    and once only the files of the series' bucket (the ones Lake.read opens).
+    """
+    files = [u.removeprefix("file://") for u in DeltaTable(lake.path).file_uris()]
+    in_bucket = [f for f in files if f"/bucket={bucket_of(series)}/" in f]
+
+    def with_pyarrow(paths: list[str]):
+        def read() -> int:
+            dataset = ds.dataset(paths, format="parquet")
+            return dataset.to_table(filter=ds.field("series") == series).num_rows
+
+        return read
+
+    readers = {
+        "slopipe": lambda: len(lake.read(series)),
+        "pyarrow_all_files": with_pyarrow(files),
+        "pyarrow_bucket_files": with_pyarrow(in_bucket),
+    }
+    timings: dict[str, list[float]] = {name: [] for name in readers}
+    rows = len(lake.read(series))
+    for _ in range(repeat):
+        for name, read in readers.items():
+            started = time.perf_counter()
+            assert read() == rows
+            timings[name].append(time.perf_counter() - started)
+    speeds = {f"{k}_rows_per_s": round(rows / statistics.median(v)) for k, v in timings.items()}
+    return {"series": series, "rows": rows, "files": len(files), **speeds}
+
+
+def peak_memory(url: str, folder: Path) -> int:
+    """Max RSS in bytes of a `slopipe collect` process collecting every NAB series."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLOPIPE_")}
+    env |= {
+        "PYTHONPATH": str(ROOT / "src"),
+        "SLOPIPE_HOME": str(folder / "memory-home"),
+        "SLOPIPE_PROMETHEUS__LOOKBACK_DAYS": str(LOOKBACK_DAYS),
+    }
+    command = [
+        sys.executable,
+        "-c",
+        "from slopipe.cli.main import app; app()",
+        "-q",
+        "collect",
+        "--url",
+        url,
+        "--selector",
+        "nab_value",
+        "--json",
+    ]
+    subprocess.run(command, env=env, check=True, capture_output=True)
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    folder = Path(tempfile.mkdtemp(prefix="slopipe-bench-"))
+    server = start_prometheus(folder)
+    try:
+        settings = PrometheusSettings(
+            url=server.url, selectors=["nab_value"], lookback_days=LOOKBACK_DAYS
+        )
+        recorder = Recorder()
+        run_slopipe(settings, folder, recorder)  # warm-up, and the requests to replay
+        slopipe_runs, bare_runs = [], []
+        for _ in range(args.repeat):
+            slopipe_runs.append(run_slopipe(settings, folder))
+            bare_runs.append(run_bare(recorder.urls, settings.parallel))
+        samples = slopipe_runs[0][1]
+        assert all(n == samples for _, n in slopipe_runs), "runs collected different samples"
+        assert all(n == samples for _, n in bare_runs), "the bare client saw other samples"
+        slopipe_rate = samples / statistics.median(t for t, _ in slopipe_runs)
+        bare_rate = samples / statistics.median(t for t, _ in bare_runs)
+        lake = Lake(Path(tempfile.mkdtemp(dir=folder)) / "lake")
+        collect_into(lake, settings)
+        biggest = lake.read().groupby("series").size().idxmax()
+        report = {
+            "samples": samples,
+            "requests": len(recorder.urls),
+            "parallel": settings.parallel,
+            "repeat": args.repeat,
+            "slopipe_samples_per_s": round(slopipe_rate),
+            "bare_client_samples_per_s": round(bare_rate),
+            "ratio": round(slopipe_rate / bare_rate, 3),
+            "slopipe_seconds": [round(t, 3) for t, _ in slopipe_runs],
+            "bare_client_seconds": [round(t, 3) for t, _ in bare_runs],
+            "scan": scan_speeds(lake, biggest, args.repeat),
+            "peak_rss_bytes": peak_memory(server.url, folder),
+            "load_average": os.getloadavg(),
+        }
+    finally:
+        server.stop()
+    out = ROOT / "bench" / "out"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "collect.json").write_text(json.dumps(report, indent=2, default=str))
+    print(json.dumps(report, indent=2, default=str))
+
+
+if __name__ == "__main__":
+    main()
