@@ -33,6 +33,22 @@ MODEL_CODE = Path(__file__).with_name("model_code.py")
 CHAMPION, CHALLENGER = "champion", "challenger"
 
 
+PLOT = "series_with_anomalies.png"
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    """One registered version as the UI lists it."""
+
+    version: str
+    run_id: str
+    created_at: pd.Timestamp
+    aliases: tuple[str, ...]
+    tags: dict[str, str]
+    metrics: dict[str, float]
+    params: dict[str, str]
+
+
 @dataclass(frozen=True)
 class RegisteredModel:
     name: str
@@ -124,10 +140,71 @@ class Registry:
             raise RegistryError(f"mlflow: cannot load {registered.uri}: {err.message}") from None
         return pyfunc.unwrap_python_model().model
 
-    def promote(self, version: str, reason: str) -> None:
-        self.client.set_registered_model_alias(self.name, CHAMPION, version)
-        self.client.set_model_version_tag(self.name, version, "promotion_reason", reason)
-        log.info("mlflow: %s version %s is now champion: %s", self.name, version, reason)
+    def promote(self, version: str, reason: str, author: str = "slopipe run") -> None:
+        """Make `version` the champion, noting why and who decided."""
+        self._set_champion(version, "promotion_reason", reason, author)
+
+    def rollback(self, version: str, reason: str, author: str) -> None:
+        """Make an older `version` the champion again, e.g. when the newer one misbehaves."""
+        champion = self.champion()
+        if champion is None or int(version) >= int(champion.version):
+            now = champion.version if champion else "none"
+            raise RegistryError(
+                f"model {self.name}: roll back goes to a version older than the champion "
+                f"({now}); use promote for version {version}"
+            )
+        self.note(version, "rolled_back_from", champion.version)
+        self._set_champion(version, "rollback_reason", reason, author)
+
+    def _set_champion(self, version: str, key: str, reason: str, author: str) -> None:
+        try:
+            self.client.get_model_version(self.name, version)
+            self.client.set_registered_model_alias(self.name, CHAMPION, version)
+            for tag, value in ((key, reason), ("champion_set_by", author)):
+                self.client.set_model_version_tag(self.name, version, tag, value)
+        except MlflowException as err:
+            raise RegistryError(f"mlflow: {self.name} version {version}: {err.message}") from None
+        log.info(
+            "mlflow: %s version %s is now champion (%s): %s", self.name, version, author, reason
+        )
+
+    def versions(self) -> list[VersionInfo]:
+        """Every registered version, newest first, with its aliases, tags and run metrics."""
+        try:
+            found = self.client.search_model_versions(f"name = '{_quoted(self.name)}'")
+            runs = {v.run_id: self.client.get_run(v.run_id) for v in found if v.run_id}
+            aliases = self.client.get_registered_model(self.name).aliases if found else {}
+        except MlflowException as err:
+            raise RegistryError(f"mlflow {self.tracking_uri}: {err.message}") from None
+        infos = [_version_info(v, runs.get(v.run_id), aliases) for v in found]
+        return sorted(infos, key=lambda v: int(v.version), reverse=True)
+
+    def plot(self, version: VersionInfo, folder: Path) -> Path | None:
+        """Download the version's series plot into `folder`; None when it has none."""
+        try:
+            path = mlflow.artifacts.download_artifacts(
+                run_id=version.run_id, artifact_path=PLOT, dst_path=str(folder)
+            )
+        except (MlflowException, OSError):
+            return None
+        return Path(path)
 
     def note(self, version: str, key: str, value: str) -> None:
         self.client.set_model_version_tag(self.name, version, key, value)
+
+
+def _quoted(name: str) -> str:
+    """A model name inside a single-quoted MLflow filter string."""
+    return name.replace("\\", "\\\\").replace("'", "\\'")
+
+
+def _version_info(version, run, aliases: dict[str, str]) -> VersionInfo:
+    return VersionInfo(
+        version=str(version.version),
+        run_id=version.run_id,
+        created_at=pd.Timestamp(version.creation_timestamp, unit="ms", tz="UTC"),
+        aliases=tuple(sorted(a for a, v in aliases.items() if str(v) == str(version.version))),
+        tags=dict(version.tags or {}),
+        metrics=dict(run.data.metrics) if run else {},
+        params=dict(run.data.params) if run else {},
+    )

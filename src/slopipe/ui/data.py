@@ -174,9 +174,7 @@ def alert_history(store: SloStore, name: str, series: list[str]) -> pd.DataFrame
             found.append(
                 {
                     "starts_at": pd.Timestamp(row["starts_at"], tz="UTC"),
-                    "ends_at": pd.Timestamp(row["ends_at"], tz="UTC")
-                    if row["ends_at"]
-                    else pd.NaT,
+                    "ends_at": pd.Timestamp(row["ends_at"], tz="UTC") if row["ends_at"] else pd.NaT,
                     "alert": row["alertname"],
                     "severity": row["severity"],
                     "summary": annotations.get("summary", ""),

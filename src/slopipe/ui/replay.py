@@ -65,9 +65,11 @@ def replay(definition: SloDefinition, fetch: Fetch, ends: pd.DatetimeIndex) -> p
 
 def fired_alerts(replayed: pd.DataFrame, tiers: tuple[AlertTier, ...]) -> pd.DataFrame:
     """The alerts each tier would have fired: runs of replay points at which the burn rate
-    over both the tier's windows reached its threshold. Columns: tier, severity, objective,
+    over both the tier's windows reached its threshold; an alert ends one replay step
+    after its last firing point. Columns: tier, severity, objective,
     starts_at, ends_at, peak_burn_rate."""
     found = []
+    step = replayed["window_end"].diff().median() if len(replayed) > 1 else timedelta(0)
     for tier in tiers:
         long_col, short_col = f"burn_{tier.long_window}", f"burn_{tier.short_window}"
         if long_col not in replayed or short_col not in replayed:
@@ -82,7 +84,7 @@ def fired_alerts(replayed: pd.DataFrame, tiers: tuple[AlertTier, ...]) -> pd.Dat
                         "severity": tier.severity,
                         "objective": objective,
                         "starts_at": part["window_end"].iloc[0],
-                        "ends_at": part["window_end"].iloc[-1],
+                        "ends_at": part["window_end"].iloc[-1] + step,
                         "peak_burn_rate": float(part[long_col].max()),
                     }
                 )

@@ -1,0 +1,89 @@
+"""Overview: every SLO objective with its state, least error budget remaining first."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from slopipe.ui import charts, data
+from slopipe.ui.views import common
+
+PAGE_SIZES = (25, 50, 100)
+STATE_ICONS = {"breached": "🔴", "insufficient_data": "🟠", "no_data": "⚪", "ok": "🟢"}
+
+
+def render(ctx) -> None:
+    st.title("SLO overview")
+    rows = common.overview_rows(ctx, common.generation())
+    if rows.empty:
+        st.warning("The SLO store holds no SLO yet: run `slopipe run --slos FILE` first.")
+        return
+    _headline(rows)
+    shown = _filtered(rows)
+    size = st.session_state.get("overview_page_size", PAGE_SIZES[0])
+    pages = data.page_count(len(shown), size)
+    left, right = st.columns([1, 1])
+    number = left.number_input(f"Page (of {pages})", 1, pages, 1, key="overview_page")
+    right.selectbox("Rows per page", PAGE_SIZES, key="overview_page_size")
+    st.caption(f"{len(shown)} of {len(rows)} SLO objectives, least budget remaining first.")
+    _table(data.page(shown, int(number), size))
+
+
+def _headline(rows) -> None:
+    counts = rows["state"].value_counts()
+    columns = st.columns([1, 1, 1, 1, 3])
+    for column, state in zip(columns, data.STATE_COLOURS):
+        column.metric(f"{STATE_ICONS[state]} {state.replace('_', ' ')}", int(counts.get(state, 0)))
+    columns[4].altair_chart(charts.state_counts_chart(rows), width="stretch")
+
+
+def _filtered(rows):
+    services = sorted(s for s in rows["service"].unique() if s)
+    a, b, c, d = st.columns([2, 2, 2, 2])
+    chosen = a.multiselect("Service", services, key="overview_services")
+    states = b.multiselect("State", list(data.STATE_COLOURS), key="overview_states")
+    label = c.text_input("Label contains", max_chars=200, key="overview_label")
+    search = d.text_input("Search name", max_chars=200, key="overview_search")
+    return data.filter_overview(rows, chosen, label, search, states)
+
+
+def _table(rows) -> None:
+    shown = rows.assign(
+        state=rows["state"].map(lambda s: f"{STATE_ICONS.get(s, '')} {s}"),
+        objective_percent=rows["objective_ratio"] * 100,
+        sli_percent=rows["sli"] * 100,
+        budget_percent=rows["error_budget_remaining"] * 100,
+        coverage_percent=rows["coverage"] * 100,
+    )
+    st.dataframe(
+        shown,
+        hide_index=True,
+        width="stretch",
+        column_order=[
+            "state",
+            "name",
+            "service",
+            "objective",
+            "objective_percent",
+            "sli_percent",
+            "budget_percent",
+            *data.BURN_COLUMNS,
+            "coverage_percent",
+            "sli_kind",
+            "labels",
+            "version",
+        ],
+        column_config={
+            "name": st.column_config.TextColumn("SLO"),
+            "objective_percent": st.column_config.NumberColumn("objective", format="%.3f%%"),
+            "sli_percent": st.column_config.NumberColumn("SLI", format="%.3f%%"),
+            "budget_percent": st.column_config.ProgressColumn(
+                "budget left", format="%.1f%%", min_value=-100, max_value=100
+            ),
+            **{
+                c: st.column_config.NumberColumn(c.replace("_", " "), format="%.2f")
+                for c in data.BURN_COLUMNS
+            },
+            "coverage_percent": st.column_config.NumberColumn("coverage", format="%.1f%%"),
+            "sli_kind": st.column_config.TextColumn("measures"),
+        },
+    )
