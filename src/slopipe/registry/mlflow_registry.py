@@ -183,7 +183,10 @@ class Registry:
         """Download the version's series plot into `folder`; None when it has none."""
         try:
             path = mlflow.artifacts.download_artifacts(
-                run_id=version.run_id, artifact_path=PLOT, dst_path=str(folder)
+                run_id=version.run_id,
+                artifact_path=PLOT,
+                dst_path=str(folder),
+                tracking_uri=self.tracking_uri,
             )
         except (MlflowException, OSError):
             return None

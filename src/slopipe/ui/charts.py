@@ -13,7 +13,9 @@ HEIGHT = 220
 THRESHOLD = "#444444"
 ANOMALY = "#d62728"
 DEFINITIONS = {"current": "#1f77b4", "proposed": "#ff7f0e"}
-TIME = alt.X("window_end:T", title=None)
+#: Times in UTC, labelled by day and hour so that every axis reads the same.
+TIME_AXIS = alt.Axis(format="%b %d %H:%M", labelAngle=0, tickCount=6, labelOverlap=True)
+TIME = alt.X("window_end:T", title=None, axis=TIME_AXIS, scale=alt.Scale(type="utc"))
 
 
 def _state_scale() -> alt.Scale:
@@ -89,7 +91,8 @@ def series_chart(
     line = (
         alt.Chart(samples)
         .mark_line(color="#4c78a8", strokeWidth=1)
-        .encode(x=alt.X("timestamp:T", title=None), y=alt.Y("value:Q", title=name))
+        .encode(x=alt.X("timestamp:T", title=None, axis=TIME_AXIS, scale=alt.Scale(type="utc")),
+            y=alt.Y("value:Q", title=name),)
     )
     layers = [line]
     if not flagged.empty:
@@ -100,7 +103,9 @@ def series_chart(
             .encode(
                 x="timestamp:T",
                 y="value:Q",
-                size=alt.Size("anomaly_score:Q", title="anomaly score", legend=None),
+                size=alt.Size(
+                    "anomaly_score:Q", legend=None, scale=alt.Scale(range=[15, 90])
+                ),
                 shape=alt.Shape("verdict:N", title="feedback"),
                 tooltip=[
                     "timestamp:T",
@@ -150,9 +155,9 @@ def fired_chart(current: pd.DataFrame, proposed: pd.DataFrame) -> alt.Chart:
         alt.Chart(both)
         .mark_bar(height=12)
         .encode(
-            x=alt.X("starts_at:T", title=None),
+            x=alt.X("starts_at:T", title=None, axis=TIME_AXIS, scale=alt.Scale(type="utc")),
             x2="ends_at:T",
-            y=alt.Y("tier:N", title=None),
+            y=alt.Y("tier:N", title=None, axis=alt.Axis(labelLimit=260)),
             yOffset="definition:N",
             color=alt.Color("definition:N", scale=scale, title="definition"),
             tooltip=["definition:N", "tier:N", "starts_at:T", "ends_at:T", "peak_burn_rate:Q"],
@@ -168,7 +173,7 @@ def state_counts_chart(overview: pd.DataFrame) -> alt.Chart:
         alt.Chart(counts)
         .mark_bar()
         .encode(
-            x=alt.X("slos:Q", title="SLO objectives"),
+            x=alt.X("slos:Q", title="SLO objectives", axis=alt.Axis(tickMinStep=1, format="d")),
             y=alt.Y("state:N", title=None, sort=list(STATE_COLOURS)),
             color=alt.Color("state:N", scale=_state_scale(), legend=None),
             tooltip=["state:N", "slos:Q"],

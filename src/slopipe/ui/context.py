@@ -32,6 +32,11 @@ class Context:
             settings, SloStore(settings.slo_db_url), lake, Sources(lake, settings.prometheus)
         )
 
+    @property
+    def key(self) -> str:
+        """Names the stores this context reads, for caches shared between contexts."""
+        return f"{self.settings.slo_db_url} {self.lake.path.resolve()}"
+
     @cached_property
     def registry(self):
         """The MLflow registry, opened on first use (importing MLflow takes seconds)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from slopipe.config import Settings, load_settings
 from slopipe.errors import SlopipeError
 from slopipe.slo.openslo import parse_slo
 from slopipe.ui import auth, data, replay
@@ -13,9 +14,14 @@ from slopipe.ui.context import Context
 REPLAY_POINTS = 60
 
 
-@st.cache_resource(show_spinner="Opening the SLO store and the lake…")
 def context() -> Context:
-    return Context.open()
+    """The context of the settings in force (read on every run; opened once per settings)."""
+    return _open(load_settings().model_dump_json())
+
+
+@st.cache_resource(show_spinner="Opening the SLO store and the lake…")
+def _open(settings_json: str) -> Context:
+    return Context.open(Settings.model_validate_json(settings_json))
 
 
 def editor() -> str | None:
@@ -25,7 +31,7 @@ def editor() -> str | None:
 
 def sidebar_sign_in(ctx: Context) -> None:
     with st.sidebar:
-        st.markdown("### 📉 slopipe")
+        st.markdown("### slopipe")
         if editor():
             st.success(f"Signed in as **{editor()}** (editor)")
             if st.button("Sign out", key="sign_out"):
@@ -71,12 +77,12 @@ def show_error(error: SlopipeError) -> None:
 
 
 @st.cache_data(ttl=30, show_spinner=False)
-def overview_rows(_ctx: Context, generation: int) -> pd.DataFrame:
+def overview_rows(_ctx: Context, generation: int, key: str = "") -> pd.DataFrame:
     return data.overview(_ctx.store)
 
 
 @st.cache_data(ttl=600, show_spinner="Replaying the stored history…", max_entries=64)
-def replayed(_ctx: Context, document_json: str, ends: tuple) -> pd.DataFrame:
+def replayed(_ctx: Context, document_json: str, ends: tuple, key: str = "") -> pd.DataFrame:
     """The SLO of this document replayed at `ends` (cached by document and points)."""
     import json
 

@@ -39,7 +39,7 @@ def render(ctx) -> None:
 
 
 def _header(ctx, stored: StoredSlo, definition) -> None:
-    rows = common.overview_rows(ctx, common.generation())
+    rows = common.overview_rows(ctx, common.generation(), ctx.key)
     mine = rows[rows["name"] == stored.name]
     st.caption(
         f"service **{definition.service or '—'}** · version {stored.version} by "
@@ -57,11 +57,11 @@ def _header(ctx, stored: StoredSlo, definition) -> None:
 
 
 def _charts(ctx, stored: StoredSlo, definition, ends) -> None:
-    replayed = common.replayed(ctx, json.dumps(stored.document, sort_keys=True), ends)
+    replayed = common.replayed(ctx, json.dumps(stored.document, sort_keys=True), ends, ctx.key)
     step = ends[1] - ends[0] if len(ends) > 1 else None
     st.caption(
         f"Replayed with the current definition at {len(ends)} window ends"
-        + (f", every {step}" if step is not None else "")
+        + (f", every {_duration(step)}" if step is not None else "")
         + " over full-resolution data."
     )
     for objective in definition.objectives:
@@ -105,3 +105,8 @@ def _series(ctx, definition) -> None:
 
 def _percent(value, digits: int) -> str:
     return "n/a" if value is None or value != value else f"{value:.{digits}%}"
+
+
+def _duration(step) -> str:
+    minutes = int(step.total_seconds() // 60)
+    return f"{minutes // 60} h" if minutes % 60 == 0 else f"{minutes} min"

@@ -18,7 +18,7 @@ REASON_CHARS = 500
 def render(ctx) -> None:
     st.title("Models")
     try:
-        versions = _versions(ctx, common.generation())
+        versions = _versions(ctx, common.generation(), ctx.key)
     except RegistryError as error:
         common.show_error(error)
         return
@@ -36,7 +36,7 @@ def render(ctx) -> None:
 
 
 @st.cache_data(ttl=30, show_spinner="Reading the MLflow registry…")
-def _versions(_ctx, generation: int):
+def _versions(_ctx, generation: int, key: str):
     return _ctx.registry.versions()
 
 

@@ -8,12 +8,13 @@ from slopipe.ui import charts, data
 from slopipe.ui.views import common
 
 PAGE_SIZES = (25, 50, 100)
-STATE_ICONS = {"breached": "🔴", "insufficient_data": "🟠", "no_data": "⚪", "ok": "🟢"}
+#: Streamlit's markdown colours nearest to `data.STATE_COLOURS`.
+STATE_MARKDOWN = {"breached": "red", "insufficient_data": "orange", "no_data": "gray", "ok": "green"}
 
 
 def render(ctx) -> None:
     st.title("SLO overview")
-    rows = common.overview_rows(ctx, common.generation())
+    rows = common.overview_rows(ctx, common.generation(), ctx.key)
     if rows.empty:
         st.warning("The SLO store holds no SLO yet: run `slopipe run --slos FILE` first.")
         return
@@ -32,7 +33,8 @@ def _headline(rows) -> None:
     counts = rows["state"].value_counts()
     columns = st.columns([1, 1, 1, 1, 3])
     for column, state in zip(columns, data.STATE_COLOURS):
-        column.metric(f"{STATE_ICONS[state]} {state.replace('_', ' ')}", int(counts.get(state, 0)))
+        label = f":{STATE_MARKDOWN[state]}[**{state.replace('_', ' ')}**]"
+        column.metric(label, int(counts.get(state, 0)))
     columns[4].altair_chart(charts.state_counts_chart(rows), width="stretch")
 
 
@@ -48,14 +50,14 @@ def _filtered(rows):
 
 def _table(rows) -> None:
     shown = rows.assign(
-        state=rows["state"].map(lambda s: f"{STATE_ICONS.get(s, '')} {s}"),
         objective_percent=rows["objective_ratio"] * 100,
         sli_percent=rows["sli"] * 100,
         budget_percent=rows["error_budget_remaining"] * 100,
         coverage_percent=rows["coverage"] * 100,
     )
+    colour = {s: f"color: {c}; font-weight: bold" for s, c in data.STATE_COLOURS.items()}
     st.dataframe(
-        shown,
+        shown.style.map(lambda s: colour.get(s, ""), subset=["state"]),
         hide_index=True,
         width="stretch",
         column_order=[
