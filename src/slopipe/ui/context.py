@@ -35,7 +35,12 @@ class Context:
     @property
     def key(self) -> str:
         """Names the stores this context reads, for caches shared between contexts."""
-        return f"{self.settings.slo_db_url} {self.lake.path.resolve()}"
+        return f"{self.settings.slo_db_url} {self.lake_key}"
+
+    @property
+    def lake_key(self) -> str:
+        """Names the lake alone, for caches of what only the lake decides (replays)."""
+        return str(self.lake.path.resolve())
 
     @cached_property
     def registry(self):

@@ -57,7 +57,7 @@ def _header(ctx, stored: StoredSlo, definition) -> None:
 
 
 def _charts(ctx, stored: StoredSlo, definition, ends) -> None:
-    replayed = common.replayed(ctx, json.dumps(stored.document, sort_keys=True), ends, ctx.key)
+    replayed = common.replayed(ctx, json.dumps(stored.document, sort_keys=True), ends, ctx.lake_key)
     step = ends[1] - ends[0] if len(ends) > 1 else None
     st.caption(
         f"Replayed with the current definition at {len(ends)} window ends"

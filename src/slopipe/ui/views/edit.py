@@ -126,8 +126,8 @@ def _preview(ctx, document: dict, edited: dict, definition) -> None:
     if ends is None:
         st.warning("Its series hold no samples yet; no preview, but you can still save.")
         return
-    before = common.replayed(ctx, json.dumps(document, sort_keys=True), ends, ctx.key)
-    after = common.replayed(ctx, json.dumps(edited, sort_keys=True), ends, ctx.key)
+    before = common.replayed(ctx, json.dumps(document, sort_keys=True), ends, ctx.lake_key)
+    after = common.replayed(ctx, json.dumps(edited, sort_keys=True), ends, ctx.lake_key)
     fired_before = replay.fired_alerts(before, editing.tiers_of(document))
     fired_after = replay.fired_alerts(after, editing.tiers_of(edited))
     a, b, c = st.columns(3)
