@@ -108,7 +108,9 @@ def _latest_evaluations(store: SloStore) -> dict[tuple[str, str], dict]:
     found = {}
     for row in rows:
         details = json.loads(row["details"])
-        details.update(state=row["state"], evaluated_at=row["evaluated_at"])
+        details.update(
+            {k: row[k] for k in ("sli", "error_budget_remaining", "state", "evaluated_at")}
+        )
         found[(row["name"], row["objective"])] = details
     return found
 
