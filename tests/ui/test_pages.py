@@ -214,3 +214,61 @@ def test_the_models_page_names_the_champion_and_why(ui_config):
     no_errors(app)
     assert app.success[0].value.startswith("**Champion: version 1**")
     assert "better than chance" in app.success[0].value
+
+
+@pytest.fixture
+def two_versions(ui_config) -> str:
+    """Register the demo's model again as version 2 (no training: same run, same files)."""
+    from slopipe.registry.mlflow_registry import Registry
+
+    registry = Registry(load_settings(ui_config))
+    first = registry.client.get_model_version(registry.name, "1")
+    registry.client.create_model_version(registry.name, first.source, first.run_id)
+    return registry.name
+
+
+def test_an_editor_promotes_a_version_then_rolls_back_with_reasons(ui_config, two_versions):
+    from slopipe.registry.mlflow_registry import Registry
+
+    app = open_app("models", "ann")
+    app.selectbox(key="models_version").set_value("2").run()
+    button(app, "Promote version 2").click().run()
+    assert "Give a reason" in app.main.error[0].value  # no reason, no confirmation
+    app.text_input(key="models_reason").input("retrained on the new traffic mix")
+    app.checkbox(key="models_confirm").check()
+    button(app, "Promote version 2").click().run()
+    registry = Registry(load_settings(ui_config))
+    assert registry.champion().version == "2"
+    assert "Champion: version 2" in app.main.success[0].value
+    assert "set by ann: retrained on the new traffic mix" in app.main.success[0].value
+
+    app.selectbox(key="models_version").set_value("1").run()
+    app.text_input(key="models_reason").input("version 2 pages on every deploy")
+    app.checkbox(key="models_confirm").check()
+    button(app, "Roll back to version 1").click().run()
+    assert registry.champion().version == "1"
+    tags = registry.client.get_model_version(two_versions, "1").tags
+    assert tags["rollback_reason"] == "version 2 pages on every deploy"
+    assert (tags["rolled_back_from"], tags["champion_set_by"]) == ("2", "ann")
+
+
+def test_a_viewer_cannot_promote(ui_config, two_versions):
+    app = open_app("models")
+    app.selectbox(key="models_version").set_value("2").run()
+    assert any("promote or roll back" in i.value for i in app.info)
+    assert not [b for b in app.button if b.label.startswith("Promote")]
+
+
+def test_rolling_back_to_a_newer_version_is_refused(ui_config, two_versions):
+    from slopipe.errors import RegistryError
+    from slopipe.registry.mlflow_registry import Registry
+
+    registry = Registry(load_settings(ui_config))
+    with pytest.raises(RegistryError, match="older than the champion"):
+        registry.rollback("2", "why", "ann")
+    versions = registry.versions()
+    assert [(v.version, v.aliases) for v in versions] == [
+        ("2", ()),
+        ("1", ("challenger", "champion")),
+    ]
+    assert versions[1].metrics["train_rows"] > 0
