@@ -17,10 +17,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from tests.ui.conftest import EDITORS, subprocess_env
 
 from slopipe.config import load_settings
 from slopipe.slo.store import SloStore
-from tests.ui.conftest import EDITORS, subprocess_env
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -112,7 +112,9 @@ def browser(tmp_path: Path):
 
 
 def _wait_text(driver, text: str, seconds: float = 90) -> None:
-    WebDriverWait(driver, seconds).until(ec.text_to_be_present_in_element((By.TAG_NAME, "body"), text))
+    WebDriverWait(driver, seconds).until(
+        ec.text_to_be_present_in_element((By.TAG_NAME, "body"), text)
+    )
 
 
 def _wait_idle(driver, seconds: float = 90) -> None:
@@ -136,8 +138,9 @@ def _button(driver, text: str):
 
 def _charts_drawn(driver, at_least: int, seconds: float = 90) -> None:
     WebDriverWait(driver, seconds).until(
-        lambda d: len(d.find_elements(By.CSS_SELECTOR, ".vega-embed canvas, .vega-embed svg"))
-        >= at_least
+        lambda d: (
+            len(d.find_elements(By.CSS_SELECTOR, ".vega-embed canvas, .vega-embed svg")) >= at_least
+        )
     )
 
 

@@ -16,9 +16,7 @@ from slopipe.ui.auth import verify_password
 runner = CliRunner()
 
 
-def test_slopipe_ui_starts_streamlit_headless_on_the_given_address_with_the_home(
-    home, monkeypatch
-):
+def test_slopipe_ui_starts_streamlit_headless_on_the_given_address_with_the_home(home, monkeypatch):
     started = {}
     monkeypatch.setattr(
         ui_cli.os, "execve", lambda path, args, env: started.update(args=args, env=env)

@@ -93,9 +93,14 @@ def test_feedback_keeps_every_verdict_and_labels_with_the_newest(store):
     store.record_feedback("lat", at, "true_positive", "", "ann")
     labels = store.feedback()
     assert list(labels.columns) == [
-        "series", "timestamp", "verdict", "comment", "author", "created_at"
+        "series",
+        "timestamp",
+        "verdict",
+        "comment",
+        "author",
+        "created_at",
     ]
-    assert list(zip(labels["series"], labels["verdict"], labels["author"])) == [
+    assert list(zip(labels["series"], labels["verdict"], labels["author"], strict=False)) == [
         ("cpu", "false_positive", "bob"),
         ("lat", "true_positive", "ann"),
     ]
@@ -258,13 +263,19 @@ def _many_slos(store: SloStore, count: int) -> None:
     now = datetime(2026, 11, 30, tzinfo=UTC)
     rows = [
         {
-            "name": name, "version": 1, "objective": "p99 under 300 ms", "evaluated_at": now,
-            "window_start": now - timedelta(days=7), "window_end": now,
-            "sli": 0.99, "error_budget_remaining": (i % 50) / 50 - 0.5,
+            "name": name,
+            "version": 1,
+            "objective": "p99 under 300 ms",
+            "evaluated_at": now,
+            "window_start": now - timedelta(days=7),
+            "window_end": now,
+            "sli": 0.99,
+            "error_budget_remaining": (i % 50) / 50 - 0.5,
             "state": "ok" if (i % 50) >= 25 else "breached",
             "details": json.dumps({"burn_rates": {"1h": 1.5}, "coverage": 1.0}),
         }
-        for i, (name, _) in enumerate(documents) if i % 100 != 99
+        for i, (name, _) in enumerate(documents)
+        if i % 100 != 99
     ]
     store.record_evaluations(rows)
 

@@ -70,9 +70,7 @@ def streamlit_command(host: str, port: int, headless: bool = True) -> list[str]:
 
 @app.command("hash-password")
 def hash_password(
-    password: Annotated[
-        str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)
-    ],
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
 ) -> None:
     """Print the scrypt hash of a password, for `ui_editors: {NAME: HASH}` in the settings."""
     from slopipe.ui.auth import hash_password as make_hash

@@ -91,8 +91,10 @@ def series_chart(
     line = (
         alt.Chart(samples)
         .mark_line(color="#4c78a8", strokeWidth=1)
-        .encode(x=alt.X("timestamp:T", title=None, axis=TIME_AXIS, scale=alt.Scale(type="utc")),
-            y=alt.Y("value:Q", title=name),)
+        .encode(
+            x=alt.X("timestamp:T", title=None, axis=TIME_AXIS, scale=alt.Scale(type="utc")),
+            y=alt.Y("value:Q", title=name),
+        )
     )
     layers = [line]
     if not flagged.empty:
@@ -103,9 +105,7 @@ def series_chart(
             .encode(
                 x="timestamp:T",
                 y="value:Q",
-                size=alt.Size(
-                    "anomaly_score:Q", legend=None, scale=alt.Scale(range=[15, 90])
-                ),
+                size=alt.Size("anomaly_score:Q", legend=None, scale=alt.Scale(range=[15, 90])),
                 shape=alt.Shape("verdict:N", title="feedback"),
                 tooltip=[
                     "timestamp:T",

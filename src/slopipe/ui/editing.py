@@ -101,7 +101,9 @@ def apply_proposal(document: dict, proposal: Proposal) -> dict:
     """A copy of `document` with the proposal's values; validate it with `validate`."""
     edited = copy.deepcopy(document)
     spec = edited.setdefault("spec", {})
-    for objective, ratio in zip(spec.get("objectives") or [], proposal.objective_ratios):
+    for objective, ratio in zip(
+        spec.get("objectives") or [], proposal.objective_ratios, strict=False
+    ):
         objective.pop("targetPercent", None)
         objective["target"] = float(ratio)
         if proposal.time_slice_window and proposal.budgeting_method != "Occurrences":

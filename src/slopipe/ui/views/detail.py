@@ -67,13 +67,11 @@ def _charts(ctx, stored: StoredSlo, definition, ends) -> None:
     for objective in definition.objectives:
         mine = replayed[replayed["objective"] == objective.name]
         left, right = st.columns(2)
-        left.altair_chart(
-            charts.sli_chart(mine, objective.objective_ratio), width="stretch"
-        )
+        left.altair_chart(charts.sli_chart(mine, objective.objective_ratio), width="stretch")
         right.altair_chart(charts.budget_chart(mine), width="stretch")
         tiers = editing.tiers_of(stored.document)
         columns = st.columns(len(tiers))
-        for column, tier in zip(columns, tiers):
+        for column, tier in zip(columns, tiers, strict=False):
             column.altair_chart(charts.burn_rate_chart(mine, tier), width="stretch")
 
 
@@ -88,9 +86,7 @@ def _series(ctx, definition) -> None:
         mine = flagged[flagged["series"] == series]
         marks = mine.merge(samples[["timestamp", "value"]], on="timestamp", how="inner")
         shown = data.downsample(samples)
-        st.altair_chart(
-            charts.series_chart(shown, marks, series, threshold), width="stretch"
-        )
+        st.altair_chart(charts.series_chart(shown, marks, series, threshold), width="stretch")
         st.caption(
             f"{len(samples):,} samples, {len(shown):,} drawn (min and max per bucket); "
             f"{len(mine)} flagged anomalies."

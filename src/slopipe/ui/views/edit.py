@@ -39,7 +39,8 @@ def _edit(ctx, name: str, stored) -> None:
     base_version = st.session_state.setdefault(base_key, stored.version)
     base = next(v for v in ctx.store.history(name) if v.version == base_version)
     st.caption(
-        f"Editing from version {base.version} ({base.author}, {base.created_at:%Y-%m-%d %H:%M} UTC)."
+        f"Editing from version {base.version} "
+        f"({base.author}, {base.created_at:%Y-%m-%d %H:%M} UTC)."
     )
     proposal = _form(name, base)
     try:
@@ -72,7 +73,7 @@ def _form(name: str, base) -> editing.Proposal:
             format="%.4f",
             key=f"objective_{i}::{key}",
         )
-        for i, (o, ratio) in enumerate(zip(objectives, start.objective_ratios))
+        for i, (o, ratio) in enumerate(zip(objectives, start.objective_ratios, strict=False))
     ]
     window = columns[-2].text_input(
         "Window (e.g. 7d, 28d)", start.window, max_chars=8, key=f"window::{key}"

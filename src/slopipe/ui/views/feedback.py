@@ -27,9 +27,7 @@ def render(ctx) -> None:
     _mark(ctx, shown)
     pages = data.page_count(len(shown), PAGE_SIZE)
     number = st.number_input(f"Page (of {pages})", 1, pages, 1, key="feedback_page")
-    st.dataframe(
-        data.page(shown, int(number), PAGE_SIZE), hide_index=True, width="stretch"
-    )
+    st.dataframe(data.page(shown, int(number), PAGE_SIZE), hide_index=True, width="stretch")
     _export(ctx)
 
 
@@ -76,13 +74,15 @@ def _mark(ctx, shown) -> None:
         return
     common.bump_generation()
     st.success(
-        f"Saved: {row['series']} at {row['timestamp']:%Y-%m-%d %H:%M} is a {verdict.replace('_', ' ')} ({author})."
+        f"Saved: {row['series']} at {row['timestamp']:%Y-%m-%d %H:%M} "
+        f"is a {verdict.replace('_', ' ')} ({author})."
     )
 
 
 def _label(row) -> str:
     said = f" · {row['verdict'].replace('_', ' ')}" if row["verdict"] else ""
-    return f"{row['series']} at {row['timestamp']:%Y-%m-%d %H:%M} UTC (score {row['anomaly_score']:.3f}){said}"
+    when = f"{row['timestamp']:%Y-%m-%d %H:%M} UTC"
+    return f"{row['series']} at {when} (score {row['anomaly_score']:.3f}){said}"
 
 
 def _export(ctx) -> None:

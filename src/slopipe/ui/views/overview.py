@@ -9,7 +9,12 @@ from slopipe.ui.views import common
 
 PAGE_SIZES = (25, 50, 100)
 #: Streamlit's markdown colours nearest to `data.STATE_COLOURS`.
-STATE_MARKDOWN = {"breached": "red", "insufficient_data": "orange", "no_data": "gray", "ok": "green"}
+STATE_MARKDOWN = {
+    "breached": "red",
+    "insufficient_data": "orange",
+    "no_data": "gray",
+    "ok": "green",
+}
 
 
 def render(ctx) -> None:
@@ -32,7 +37,7 @@ def render(ctx) -> None:
 def _headline(rows) -> None:
     counts = rows["state"].value_counts()
     columns = st.columns([1, 1, 1, 1, 3])
-    for column, state in zip(columns, data.STATE_COLOURS):
+    for column, state in zip(columns, data.STATE_COLOURS, strict=False):
         label = f":{STATE_MARKDOWN[state]}[**{state.replace('_', ' ')}**]"
         column.metric(label, int(counts.get(state, 0)))
     columns[4].altair_chart(charts.state_counts_chart(rows), width="stretch")
