@@ -74,6 +74,14 @@ def test_the_overview_filters_by_state_and_by_name(ui_config):
     assert list(app.dataframe[0].value["name"]) == ["checkout-availability"]
 
 
+def test_the_overview_opens_the_detail_page_of_a_chosen_slo(ui_config):
+    app = open_app("overview", slo="")
+    app.selectbox(key="overview_open").set_value("checkout-cpu").run()
+    button(app, "Detail").click().run()
+    assert app.title[0].value == "SLO detail"
+    assert app.selectbox(key="detail_slo").value == "checkout-cpu"
+
+
 def test_the_detail_page_charts_the_slo_and_shows_its_alert_history(ui_config):
     app = open_app("detail")
     no_errors(app)

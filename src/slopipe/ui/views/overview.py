@@ -31,7 +31,9 @@ def render(ctx) -> None:
     number = left.number_input(f"Page (of {pages})", 1, pages, 1, key="overview_page")
     right.selectbox("Rows per page", PAGE_SIZES, key="overview_page_size")
     st.caption(f"{len(shown)} of {len(rows)} SLO objectives, least budget remaining first.")
-    _table(data.page(shown, int(number), size))
+    on_page = data.page(shown, int(number), size)
+    _table(on_page)
+    _open(sorted(on_page["name"].unique()))
 
 
 def _headline(rows) -> None:
@@ -94,3 +96,17 @@ def _table(rows) -> None:
             "sli_kind": st.column_config.TextColumn("measures"),
         },
     )
+
+
+def _open(names: list[str]) -> None:
+    """Go from a row to its detail or edit page."""
+    if not names:
+        return
+    left, middle, right = st.columns([3, 1, 1], vertical_alignment="bottom")
+    name = left.selectbox("Open an SLO of this page", names, key="overview_open")
+    middle.button("Detail", on_click=_go, args=("detail", name), key="overview_detail")
+    right.button("Edit", on_click=_go, args=("edit", name), key="overview_edit")
+
+
+def _go(page: str, name: str) -> None:
+    st.session_state["page"], st.session_state["slo"] = page, name
