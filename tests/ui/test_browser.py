@@ -177,6 +177,7 @@ def test_an_editor_signs_in_edits_an_objective_and_the_store_has_the_new_version
     objective.send_keys(Keys.CONTROL, "a")
     objective.send_keys("98.5", Keys.TAB)
     _wait_text(browser, "What if", seconds=120)
+    _wait_text(browser, "budget left now", seconds=120)  # the replay is done
     _wait_idle(browser, seconds=120)
     reason = _input(browser, "Reason for the change (required)")
     reason.send_keys("p99 tolerates one more slow slice in 200", Keys.TAB)

@@ -108,8 +108,12 @@ def _tiers(tiers, key: str) -> tuple[editing.AlertTier, ...]:
         column_config={
             "severity": st.column_config.SelectboxColumn(options=editing.SEVERITIES, required=True),
             "burn_rate": st.column_config.NumberColumn("burn rate", min_value=0.01, required=True),
-            "long_window": st.column_config.SelectboxColumn(options=windows, required=True),
-            "short_window": st.column_config.SelectboxColumn(options=windows, required=True),
+            "long_window": st.column_config.SelectboxColumn(
+                "long window", options=windows, required=True
+            ),
+            "short_window": st.column_config.SelectboxColumn(
+                "short window", options=windows, required=True
+            ),
         },
     )
     rows = edited.dropna(how="all").to_dict(orient="records")
