@@ -280,3 +280,26 @@ def test_rolling_back_to_a_newer_version_is_refused(ui_config, two_versions):
         ("1", ("challenger", "champion")),
     ]
     assert versions[1].metrics["train_rows"] > 0
+
+
+def test_the_overview_of_500_slos_shows_one_page_at_a_time(tmp_path, monkeypatch):
+    from tests.ui.test_units import _many_slos
+
+    home = tmp_path / "many"
+    home.mkdir()
+    _many_slos(SloStore(f"sqlite:///{home / 'slo.db'}"), 500)
+    monkeypatch.delenv("SLOPIPE_CONFIG", raising=False)
+    monkeypatch.setenv("SLOPIPE_HOME", str(home))
+    app = open_app("overview", slo="")
+    no_errors(app)
+    assert len(app.dataframe[0].value) == 25
+    assert app.number_input(key="overview_page").label == "Page (of 20)"
+    assert app.caption[0].value.startswith("500 of 500 SLO objectives")
+    app.number_input(key="overview_page").set_value(20).run()
+    assert app.dataframe[0].value["state"].iloc[-1] == "no_data"
+    app.text_input(key="overview_search").input("svc123").run()
+    assert list(app.dataframe[0].value["name"]) == ["svc123-latency"]
+    app.selectbox(key="overview_open").set_value("svc123-latency")
+    button(app, "Detail").click().run()
+    no_errors(app)
+    assert any("hold no samples" in w.value for w in app.warning)

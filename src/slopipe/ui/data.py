@@ -192,10 +192,12 @@ def anomalies_with_feedback(store: SloStore, series: list[str] | None = None) ->
     model_version, verdict, comment, author (verdict empty when no one said yet)."""
     found = store.anomalies()
     columns = ["series", "timestamp", "anomaly_score", "model_version"]
-    found = found[columns] if not found.empty else pd.DataFrame(columns=columns)
+    found = (found[columns] if not found.empty else pd.DataFrame(columns=columns)).copy()
     if series is not None:
         found = found[found["series"].isin(series)]
     said = store.feedback()[["series", "timestamp", "verdict", "comment", "author"]]
+    for frame in (found, said):
+        frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True).dt.as_unit("us")
     merged = found.merge(said, on=["series", "timestamp"], how="left")
     merged[["verdict", "comment", "author"]] = merged[["verdict", "comment", "author"]].fillna("")
     return merged.sort_values("timestamp", ascending=False, ignore_index=True)
