@@ -9,6 +9,8 @@ import pandas as pd
 import pytest
 import yaml
 
+from slopipe.alert import outbox
+from slopipe.alert.rules import Alert
 from slopipe.errors import SloConflictError, SloError, SloValidationError
 from slopipe.pipeline import demo_slo_file
 from slopipe.slo.store import SloStore
@@ -304,3 +306,21 @@ def test_display_downsampling_keeps_every_spike_and_few_points():
     assert len(shown) <= 1600
     assert shown["value"].max() == 50.0 and shown["value"].min() == -7.0
     assert shown["timestamp"].is_monotonic_increasing
+
+
+def test_versioned_saves_and_feedback_work_the_same_on_postgresql(pg_url):
+    store = SloStore(pg_url)
+    store.apply([("checkout-latency", LATENCY)], author="slopipe run", reason="applied")
+    assert store.apply_if_current("checkout-latency", {**LATENCY, "x": 1}, 1, "ann", "a") == 2
+    with pytest.raises(SloConflictError):
+        store.apply_if_current("checkout-latency", {**LATENCY, "x": 2}, 1, "bob", "b")
+    at = datetime(2026, 11, 28, 11, 0, tzinfo=UTC)
+    store.record_feedback("cpu", at, "false_positive", "batch job", "ann")
+    labels = store.feedback()
+    assert (labels["verdict"][0], labels["timestamp"][0]) == ("false_positive", pd.Timestamp(at))
+    assert data.anomalies_with_feedback(store).empty
+    assert data.alert_history(store, "checkout-latency", []).empty
+    breach = {"alertname": "SLOBreached", "slo": "checkout-latency"}
+    outbox.enqueue(store, [Alert("SLOBreached", "ticket", breach, {"summary": "s"}, at)])
+    history = data.alert_history(store, "checkout-latency", [])
+    assert history["starts_at"].tolist() == [pd.Timestamp(at)]

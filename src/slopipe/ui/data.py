@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from slopipe.slo.model import RatioIndicator, SloDefinition, ThresholdIndicator
 from slopipe.slo.openslo import parse_slo
-from slopipe.slo.store import SloStore, StoredSlo, alerts, evaluations
+from slopipe.slo.store import SloStore, StoredSlo, alerts, evaluations, utc
 
 #: States in the order an SRE wants to see them, with one colour each on every page.
 STATE_COLOURS = {
@@ -175,8 +175,8 @@ def alert_history(store: SloStore, name: str, series: list[str]) -> pd.DataFrame
             annotations = json.loads(row["annotations"])
             found.append(
                 {
-                    "starts_at": pd.Timestamp(row["starts_at"], tz="UTC"),
-                    "ends_at": pd.Timestamp(row["ends_at"], tz="UTC") if row["ends_at"] else pd.NaT,
+                    "starts_at": pd.Timestamp(utc(row["starts_at"])),
+                    "ends_at": pd.Timestamp(utc(row["ends_at"])) if row["ends_at"] else pd.NaT,
                     "alert": row["alertname"],
                     "severity": row["severity"],
                     "summary": annotations.get("summary", ""),

@@ -52,7 +52,7 @@ DEFAULT_TIERS = (
 
 @dataclass(frozen=True)
 class Proposal:
-    """What an editor asks for; `None` keeps the stored value."""
+    """What an editor asks for: every field the UI edits, from `current_proposal` on."""
 
     objective_ratios: tuple[float, ...]
     window: str
