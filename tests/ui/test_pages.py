@@ -191,16 +191,41 @@ def test_the_history_tab_shows_every_version_and_a_diff(ui_config):
 def test_an_editor_marks_an_anomaly_a_false_positive_and_the_detail_page_shows_it(ui_config):
     app = open_app("feedback", "ann")
     app.selectbox(key="feedback_anomaly").set_value(0).run()
+    app.checkbox[0].uncheck()
     app.radio(key="feedback_verdict").set_value("false_positive")
     app.text_area(key="feedback_comment").input("deploy at 17:45, expected")
     button(app, "Save feedback").click().run()
-    assert app.main.success[-1].value.startswith("Saved: ")
+    assert app.main.success[-1].value.startswith("Saved: 1 anomaly on ")
     said = store_of(ui_config).feedback()
     assert len(said) == 1
     assert (said["verdict"][0], said["author"][0]) == ("false_positive", "ann")
     assert said["comment"][0] == "deploy at 17:45, expected"
     detail = open_app("detail", slo=_slo_of(said["series"][0]))
     assert "false_positive" in set(detail.dataframe[0].value["verdict"])
+
+
+def test_an_editor_marks_a_whole_episode_at_once(ui_config):
+    from slopipe.ui import data
+
+    store = store_of(ui_config)
+    flagged = data.anomalies_with_feedback(store)
+    latency = flagged[flagged["series"] == "http_latency_p99_seconds"]
+    incident = latency[latency["timestamp"].dt.strftime("%m-%d %H") == "11-28 11"]
+    first = incident["timestamp"].min()
+    expected = data.episode(flagged, "http_latency_p99_seconds", first)
+    assert len(expected) > 20  # the three-hour latency incident of the demo
+    app = open_app("feedback", "ann")
+    index = flagged.index[
+        (flagged["series"] == latency["series"].iloc[0]) & (flagged["timestamp"] == first)
+    ][0]
+    app.selectbox(key="feedback_anomaly").set_value(int(index)).run()
+    assert app.checkbox[0].value  # proposed when there are several
+    app.radio(key="feedback_verdict").set_value("true_positive")
+    button(app, "Save feedback").click().run()
+    assert app.main.success[-1].value.startswith(f"Saved: {len(expected)} anomalies on ")
+    said = store.feedback()
+    assert len(said) == len(expected) and set(said["verdict"]) == {"true_positive"}
+    assert set(said["timestamp"]) == set(expected["timestamp"])
 
 
 def _slo_of(series: str) -> str:

@@ -324,3 +324,20 @@ def test_versioned_saves_and_feedback_work_the_same_on_postgresql(pg_url):
     outbox.enqueue(store, [Alert("SLOBreached", "ticket", breach, {"summary": "s"}, at)])
     history = data.alert_history(store, "checkout-latency", [])
     assert history["starts_at"].tolist() == [pd.Timestamp(at)]
+
+
+def test_anomalies_less_than_30_minutes_apart_are_one_episode():
+    stamps = pd.to_datetime(
+        ["2026-11-28 10:00", "2026-11-28 10:20", "2026-11-28 10:45", "2026-11-28 12:00"],
+        utc=True,
+    )
+    flagged = pd.DataFrame({"series": ["cpu"] * 4 + ["lat"], "timestamp": [*stamps, stamps[1]]})
+    assert data.episode(flagged, "cpu", stamps[1])["timestamp"].tolist() == list(stamps[:3])
+    assert data.episode(flagged, "cpu", stamps[3])["timestamp"].tolist() == [stamps[3]]
+    assert data.episode(flagged, "lat", stamps[0]).empty
+
+
+def test_feedback_on_an_episode_is_stored_all_at_once(store):
+    stamps = [datetime(2026, 11, 28, 10, m, tzinfo=UTC) for m in (0, 1, 2)]
+    assert store.record_feedback("cpu", stamps, "true_positive", "incident 42", "ann") == 3
+    assert store.feedback()["timestamp"].tolist() == [pd.Timestamp(t) for t in stamps]

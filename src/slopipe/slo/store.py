@@ -313,21 +313,34 @@ class SloStore:
     # -- feedback on anomalies -------------------------------------------------------------
 
     def record_feedback(
-        self, series: str, timestamp: datetime, verdict: str, comment: str, author: str
-    ) -> None:
-        """Say whether the anomaly flagged on `series` at `timestamp` was a real problem."""
+        self,
+        series: str,
+        timestamps: datetime | Iterable[datetime],
+        verdict: str,
+        comment: str,
+        author: str,
+    ) -> int:
+        """Say whether the anomalies flagged on `series` at `timestamps` (one, or all of an
+        episode) were a real problem; all are stored, or none. Returns how many."""
         if verdict not in VERDICTS:
             raise SloError(f"feedback verdict {verdict!r}: use one of {', '.join(VERDICTS)}")
-        row = {
-            "series": series,
-            "timestamp": utc(timestamp),
-            "verdict": verdict,
-            "comment": comment,
-            "author": author,
-            "created_at": datetime.now(UTC),
-        }
-        with self.transaction() as tx:
-            tx.execute(anomaly_feedback.insert().values(**row))
+        stamps = [timestamps] if isinstance(timestamps, datetime) else list(timestamps)
+        now = datetime.now(UTC)
+        rows = [
+            {
+                "series": series,
+                "timestamp": utc(stamp),
+                "verdict": verdict,
+                "comment": comment,
+                "author": author,
+                "created_at": now,
+            }
+            for stamp in stamps
+        ]
+        if rows:
+            with self.transaction() as tx:
+                tx.execute(anomaly_feedback.insert(), rows)
+        return len(rows)
 
     def feedback(self, latest_only: bool = True) -> pd.DataFrame:
         """Feedback as labels: series, timestamp, verdict, comment, author, created_at.

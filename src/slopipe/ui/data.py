@@ -7,6 +7,7 @@ filter frames in memory or go to the store as bound parameters.
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import numpy as np
 import pandas as pd
@@ -23,6 +24,8 @@ STATE_COLOURS = {
     "no_data": "#8c8c8c",
     "ok": "#2ca02c",
 }
+#: Anomalies closer than this are one episode (the alert stage groups them the same way).
+EPISODE_GAP = timedelta(minutes=30)
 BURN_COLUMNS = ["burn_5m", "burn_1h", "burn_6h", "burn_3d"]
 OVERVIEW_COLUMNS = [
     "name",
@@ -201,6 +204,15 @@ def anomalies_with_feedback(store: SloStore, series: list[str] | None = None) ->
     merged = found.merge(said, on=["series", "timestamp"], how="left")
     merged[["verdict", "comment", "author"]] = merged[["verdict", "comment", "author"]].fillna("")
     return merged.sort_values("timestamp", ascending=False, ignore_index=True)
+
+
+def episode(flagged: pd.DataFrame, series: str, timestamp, gap=EPISODE_GAP) -> pd.DataFrame:
+    """The anomalies of `series` in the same episode as the one at `timestamp`: flags less
+    than `gap` apart belong together, as in the alerts that `slopipe run` raises."""
+    mine = flagged[flagged["series"] == series].sort_values("timestamp")
+    number = (mine["timestamp"].diff() > gap).cumsum()
+    at = number[mine["timestamp"] == pd.Timestamp(timestamp)]
+    return mine[number == at.iloc[0]] if not at.empty else mine.iloc[0:0]
 
 
 def feedback_export(store: SloStore, fmt: str) -> str:

@@ -52,7 +52,7 @@ def _mark(ctx, shown) -> None:
     author = common.require_editor("give feedback")
     if not author or shown.empty:
         return
-    options = list(shown.index[: PAGE_SIZE * 4])
+    options = list(shown.index)  # the select box can be searched by typing
     chosen = st.selectbox(
         "Anomaly",
         options,
@@ -60,7 +60,14 @@ def _mark(ctx, shown) -> None:
         key="feedback_anomaly",
     )
     row = shown.loc[chosen]
+    same = data.episode(shown, row["series"], row["timestamp"])
     with st.form("feedback_form", clear_on_submit=True):
+        whole = st.checkbox(
+            f"The whole episode: {len(same)} anomalies on {row['series']} from "
+            f"{same['timestamp'].min():%Y-%m-%d %H:%M} to {same['timestamp'].max():%H:%M}",
+            value=len(same) > 1,
+            key=f"feedback_episode::{chosen}",
+        )
         verdict = st.radio(
             "Verdict", VERDICTS, format_func=VERDICT_LABELS.get, key="feedback_verdict"
         )
@@ -68,14 +75,17 @@ def _mark(ctx, shown) -> None:
         if not st.form_submit_button("Save feedback", type="primary"):
             return
     try:
-        ctx.store.record_feedback(row["series"], row["timestamp"], verdict, comment.strip(), author)
+        stamps = same["timestamp"] if whole else [row["timestamp"]]
+        count = ctx.store.record_feedback(
+            row["series"], [t.to_pydatetime() for t in stamps], verdict, comment.strip(), author
+        )
     except SloError as error:
         common.show_error(error)
         return
     common.bump_generation()
     st.success(
-        f"Saved: {row['series']} at {row['timestamp']:%Y-%m-%d %H:%M} "
-        f"is a {verdict.replace('_', ' ')} ({author})."
+        f"Saved: {count} anomal{'y' if count == 1 else 'ies'} on {row['series']} from "
+        f"{row['timestamp']:%Y-%m-%d %H:%M} marked {verdict.replace('_', ' ')} by {author}."
     )
 
 
