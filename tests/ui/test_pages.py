@@ -168,6 +168,7 @@ def test_the_second_of_two_editors_saving_at_once_is_refused_and_sees_the_curren
     bob = _propose_objective(open_app("edit", "bob"), 99.5, "bob: stricter")
     button(ann, "Save as a new version").click().run()
     button(bob, "Save as a new version").click().run()
+    assert bob.warning[0].value.startswith("Version 2 was saved by ann after the version 1")
     refusal = bob.error[0].value
     assert "not saved: your edit started from version 1, but version 2 was saved" in refusal
     assert any("Current version 2" in m.value and "ann" in m.value for m in bob.markdown)

@@ -42,6 +42,11 @@ def _edit(ctx, name: str, stored) -> None:
         f"Editing from version {base.version} "
         f"({base.author}, {base.created_at:%Y-%m-%d %H:%M} UTC)."
     )
+    if base.version != stored.version:
+        st.warning(
+            f"Version {stored.version} was saved by {stored.author} after the version "
+            f"{base.version} you are editing: saving will be refused. Review it in History."
+        )
     proposal = _form(name, base)
     try:
         edited = editing.apply_proposal(base.document, proposal)
