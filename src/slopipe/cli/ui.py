@@ -70,11 +70,19 @@ def streamlit_command(host: str, port: int, headless: bool = True) -> list[str]:
 
 @app.command("hash-password")
 def hash_password(
-    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
+    password: Annotated[
+        str | None, typer.Option(help="The password (asked for, unechoed, when not given)")
+    ] = None,
 ) -> None:
-    """Print the scrypt hash of a password, for `ui_editors: {NAME: HASH}` in the settings."""
+    """Print the scrypt hash of a password, for `ui_editors: {NAME: HASH}` in the settings.
+
+    The prompts go to stderr and the hash alone to stdout, so `$(slopipe ui hash-password)`
+    captures just the hash.
+    """
     from slopipe.ui.auth import hash_password as make_hash
 
+    if password is None:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True, err=True)
     if not password:
         raise typer.BadParameter("an empty password cannot be hashed")
     print(make_hash(password))
