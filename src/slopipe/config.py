@@ -76,6 +76,8 @@ class Settings(BaseSettings):
     )
     alertmanager_url: str | None = None
     ui_url: str = "http://127.0.0.1:8501"
+    #: Editors of the UI: name -> scrypt hash from `slopipe ui hash-password`.
+    ui_editors: dict[str, str] = Field(default_factory=dict)
     model_name: str = "slopipe-anomaly"
     holdout_fraction: float = Field(default=0.3, gt=0.0, lt=1.0)
     contamination: float = Field(default=0.003, gt=0.0, le=0.5)

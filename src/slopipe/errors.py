@@ -6,7 +6,8 @@
     ├── CollectError             a metric source did not answer as it should
     ├── LakeError                the data lake cannot be read or written
     ├── SloError                 SLO definitions or their evaluation
-    │   └── SloValidationError   a definition breaks a rule (names the SLO and field)
+    │   ├── SloValidationError   a definition breaks a rule (names the SLO and field)
+    │   └── SloConflictError     an edit was based on a version that is no longer current
     ├── DetectError              the anomaly model cannot be fitted or used
     ├── RegistryError            MLflow tracking or model registry
     └── AlertError               alerts could not be delivered
@@ -50,6 +51,18 @@ class SloValidationError(SloError):
     def __init__(self, slo: str, field: str, problem: str):
         self.slo, self.field, self.problem = slo, field, problem
         super().__init__(f"slo {slo}: {field}: {problem}")
+
+
+class SloConflictError(SloError):
+    """An edit was based on a version of the SLO that someone else has since replaced."""
+
+    def __init__(self, slo: str, based_on_version: int, current_version: int):
+        self.slo = slo
+        self.based_on_version, self.current_version = based_on_version, current_version
+        super().__init__(
+            f"slo {slo}: not saved: your edit started from version {based_on_version}, "
+            f"but version {current_version} was saved since; review it and edit again"
+        )
 
 
 class DetectError(SlopipeError):

@@ -199,5 +199,10 @@ def _number(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.2f}"
 
 
+from slopipe.cli import feedback, ui  # noqa: E402 - they import `fail` from here
+
+app.add_typer(ui.app, name="ui")
+app.add_typer(feedback.app, name="feedback")
+
 if __name__ == "__main__":
     app()

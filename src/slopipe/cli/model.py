@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import getpass
 import json
+from dataclasses import asdict
 from typing import Annotated
 
 import typer
@@ -33,20 +35,22 @@ def list_versions(
     except SlopipeError as error:
         raise fail(error) from None
     if as_json:
-        print(json.dumps(versions, default=str, indent=2))
+        print(json.dumps([asdict(v) for v in versions], default=str, indent=2))
         return
     table = Table(title="models", header_style="bold")
     for column in ("version", "aliases", "created", "gate recall", "false alarms/day", "why"):
         table.add_column(column)
     for v in versions:
-        metrics, tags = v["metrics"], v["tags"]
+        metrics, tags = v.metrics, v.tags
         table.add_row(
-            v["version"],
-            ", ".join(v["aliases"]),
-            f"{v['created']:%Y-%m-%d %H:%M}",
+            v.version,
+            ", ".join(v.aliases),
+            f"{v.created_at:%Y-%m-%d %H:%M}",
             _number(metrics.get("gate_recall")),
             _number(metrics.get("gate_false_alarms_per_day")),
-            tags.get("promotion_reason") or tags.get("validation", ""),
+            tags.get("rollback_reason")
+            or tags.get("promotion_reason")
+            or tags.get("validation", ""),
         )
     out.print(table)
 
@@ -60,20 +64,31 @@ def promote(
 ):
     """Make VERSION the champion, bypassing the validation gate (the reason is recorded)."""
     try:
-        _registry(home, config).promote(version, f"manual: {reason}")
+        _registry(home, config).promote(version, f"manual: {reason}", author=_user())
     except SlopipeError as error:
         raise fail(error) from None
     err.print(f"version {version} is now champion")
 
 
 @app.command()
-def rollback(reason: ReasonOption, home: HomeOption = None, config: ConfigOption = None):
-    """Give the champion alias back to the previous champion."""
+def rollback(
+    reason: ReasonOption,
+    to: Annotated[
+        str | None, typer.Option("--to", help="An older version (default: the last champion)")
+    ] = None,
+    home: HomeOption = None,
+    config: ConfigOption = None,
+):
+    """Give the champion alias back to an older version, by default the previous champion."""
     try:
-        version = _registry(home, config).rollback(reason)
+        version = _registry(home, config).rollback(to, reason, author=_user())
     except SlopipeError as error:
         raise fail(error) from None
     err.print(f"version {version} is champion again")
+
+
+def _user() -> str:
+    return getpass.getuser()
 
 
 def _number(value: float | None) -> str:

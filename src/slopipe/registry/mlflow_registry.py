@@ -36,6 +36,22 @@ MODEL_CODE = Path(__file__).with_name("model_code.py")
 CHAMPION, CHALLENGER = "champion", "challenger"
 
 
+PLOT = "series_with_anomalies.png"
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    """One registered version as the UI lists it."""
+
+    version: str
+    run_id: str
+    created_at: pd.Timestamp
+    aliases: tuple[str, ...]
+    tags: dict[str, str]
+    metrics: dict[str, float]
+    params: dict[str, str]
+
+
 @dataclass(frozen=True)
 class RegisteredModel:
     name: str
@@ -143,32 +159,71 @@ class Registry:
             raise RegistryError(f"mlflow: cannot load {registered.uri}: {err.message}") from None
         return pyfunc.unwrap_python_model().model
 
-    def promote(self, version: str, reason: str) -> None:
-        """Make `version` the champion; the reason and the time are kept as tags."""
-        self._require_version(version)
+    def promote(self, version: str, reason: str, author: str = "slopipe run") -> None:
+        """Make `version` the champion, noting why, who decided and when."""
         history = self._history()
-        self.client.set_registered_model_alias(self.name, CHAMPION, version)
-        self.client.set_model_version_tag(self.name, version, "promotion_reason", reason)
-        self.client.set_model_version_tag(
-            self.name, version, "promoted_at", datetime.now(UTC).isoformat()
-        )
+        self._set_champion(version, "promotion_reason", reason, author)
         self._set_history([*history, version])
-        log.info("mlflow: %s version %s is now champion: %s", self.name, version, reason)
 
-    def rollback(self, reason: str) -> str:
-        """Give the champion alias back to the previous champion; return its version."""
-        history = self._history()
-        if len(history) < 2:
-            raise RegistryError(f"model {self.name}: no earlier champion to roll back to")
-        previous = history[-2]
-        self.client.set_registered_model_alias(self.name, CHAMPION, previous)
-        self.client.set_model_version_tag(self.name, history[-1], "rolled_back", reason)
-        self.client.set_model_version_tag(
-            self.name, previous, "promotion_reason", f"rollback: {reason}"
+    def _set_champion(self, version: str, key: str, reason: str, author: str) -> None:
+        try:
+            self.client.get_model_version(self.name, version)
+            self.client.set_registered_model_alias(self.name, CHAMPION, version)
+            tags = ((key, reason), ("champion_set_by", author))
+            tags += (("promoted_at", datetime.now(UTC).isoformat()),)
+            for tag, value in tags:
+                self.client.set_model_version_tag(self.name, version, tag, value)
+        except MlflowException as err:
+            raise RegistryError(f"mlflow: {self.name} version {version}: {err.message}") from None
+        log.info(
+            "mlflow: %s version %s is now champion (%s): %s", self.name, version, author, reason
         )
-        self._set_history(history[:-1])
-        log.info("mlflow: rolled %s back from version %s to %s", self.name, history[-1], previous)
-        return previous
+
+    def versions(self) -> list[VersionInfo]:
+        """Every registered version, newest first, with its aliases, tags and run metrics."""
+        try:
+            found = self.client.search_model_versions(f"name = '{_quoted(self.name)}'")
+            runs = {v.run_id: self.client.get_run(v.run_id) for v in found if v.run_id}
+            aliases = self.client.get_registered_model(self.name).aliases if found else {}
+        except MlflowException as err:
+            raise RegistryError(f"mlflow {self.tracking_uri}: {err.message}") from None
+        infos = [_version_info(v, runs.get(v.run_id), aliases) for v in found]
+        return sorted(infos, key=lambda v: int(v.version), reverse=True)
+
+    def plot(self, version: VersionInfo, folder: Path) -> Path | None:
+        """Download the version's series plot into `folder`; None when it has none."""
+        try:
+            path = mlflow.artifacts.download_artifacts(
+                run_id=version.run_id,
+                artifact_path=PLOT,
+                dst_path=str(folder),
+                tracking_uri=self.tracking_uri,
+            )
+        except (MlflowException, OSError):
+            return None
+        return Path(path)
+
+    def rollback(self, version: str | None, reason: str, author: str = "slopipe") -> str:
+        """Make an older version the champion again; return it.
+
+        Without `version`, the champion before the current one (the promotion history)."""
+        champion = self.champion()
+        history = self._history()
+        if version is None:
+            if len(history) < 2:
+                raise RegistryError(f"model {self.name}: no earlier champion to roll back to")
+            version = history[-2]
+        if champion is None or int(version) >= int(champion.version):
+            now = champion.version if champion else "none"
+            raise RegistryError(
+                f"model {self.name}: roll back goes to a version older than the champion "
+                f"({now}); use promote for version {version}"
+            )
+        self.note(version, "rolled_back_from", champion.version)
+        self._set_champion(version, "rollback_reason", reason, author)
+        kept = history[: history.index(version) + 1] if version in history else [*history, version]
+        self._set_history(kept)
+        return version
 
     def _history(self) -> list[str]:
         try:
@@ -181,12 +236,6 @@ class Registry:
     def _set_history(self, versions: list[str]) -> None:
         self.client.set_registered_model_tag(self.name, "champion_history", ",".join(versions))
 
-    def _require_version(self, version: str) -> None:
-        try:
-            self.client.get_model_version(self.name, version)
-        except MlflowException:
-            raise RegistryError(f"model {self.name} has no version {version!r}") from None
-
     def note(self, version: str, key: str, value: str) -> None:
         self.client.set_model_version_tag(self.name, version, key, value)
 
@@ -197,29 +246,23 @@ class Registry:
             run_id, metrics=[Metric(k, v, _now_ms(), 0) for k, v in finite.items()]
         )
 
-    def versions(self) -> list[dict]:
-        """Every version, newest first, with aliases, tags and its run's metrics."""
-        try:
-            found = self.client.search_model_versions(f"name = '{self.name}'")
-        except MlflowException as err:
-            raise RegistryError(f"mlflow {self.tracking_uri}: {err.message}") from None
-        rows = []
-        for listed in sorted(found, key=lambda v: int(v.version), reverse=True):
-            # Search results leave aliases out; a direct read has them.
-            version = self.client.get_model_version(self.name, listed.version)
-            run = self.client.get_run(version.run_id) if version.run_id else None
-            rows.append(
-                {
-                    "version": str(version.version),
-                    "aliases": sorted(version.aliases),
-                    "created": datetime.fromtimestamp(version.creation_timestamp / 1000, UTC),
-                    "run_id": version.run_id,
-                    "tags": dict(version.tags),
-                    "metrics": dict(run.data.metrics) if run else {},
-                }
-            )
-        return rows
-
 
 def _now_ms() -> int:
     return int(datetime.now(UTC).timestamp() * 1000)
+
+
+def _quoted(name: str) -> str:
+    """A model name inside a single-quoted MLflow filter string."""
+    return name.replace("\\", "\\\\").replace("'", "\\'")
+
+
+def _version_info(version, run, aliases: dict[str, str]) -> VersionInfo:
+    return VersionInfo(
+        version=str(version.version),
+        run_id=version.run_id,
+        created_at=pd.Timestamp(version.creation_timestamp, unit="ms", tz="UTC"),
+        aliases=tuple(sorted(a for a, v in aliases.items() if str(v) == str(version.version))),
+        tags=dict(version.tags or {}),
+        metrics=dict(run.data.metrics) if run else {},
+        params=dict(run.data.params) if run else {},
+    )

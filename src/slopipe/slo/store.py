@@ -1,4 +1,5 @@
-"""The SLO store: SLO definitions with their versions, evaluations, anomalies and alerts.
+"""The SLO store: SLO definitions with their versions, evaluations, anomalies, feedback on
+anomalies, and alerts.
 
 SQLite under the home folder by default; PostgreSQL when `SLOPIPE_DB_URL` names one
 (`postgresql+psycopg://user@host/db`). Alembic migrations create and upgrade the schema when
@@ -19,9 +20,9 @@ import pandas as pd
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from slopipe.errors import SloError
+from slopipe.errors import SloConflictError, SloError
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,19 @@ anomalies = sa.Table(
     sa.Column("anomaly_score", sa.Float),
     sa.Column("model_version", sa.String),
     sa.Column("detected_at", UTC_TIME),
+)
+#: What an SRE says about a flagged anomaly; `true_positive` means it was a real problem.
+VERDICTS = ("true_positive", "false_positive")
+anomaly_feedback = sa.Table(
+    "anomaly_feedback",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("series", sa.String),
+    sa.Column("timestamp", UTC_TIME),
+    sa.Column("verdict", sa.String),
+    sa.Column("comment", sa.Text),
+    sa.Column("author", sa.String),
+    sa.Column("created_at", UTC_TIME),
 )
 score_watermarks = sa.Table(
     "score_watermarks",
@@ -166,6 +180,41 @@ class SloStore:
                 results.append((name, version, True))
         return results
 
+    def apply_if_current(
+        self, name: str, document: dict, based_on_version: int, author: str, reason: str
+    ) -> int:
+        """Store `document` as the next version of SLO `name`, only if `based_on_version` is
+        still its newest version; return the new version.
+
+        Raises `SloConflictError` (naming the current version) when someone saved another
+        version since, so two editors never overwrite each other. The check and the insert
+        are one transaction, and the unique (name, version) key refuses a racing twin.
+        """
+        try:
+            with self.engine.begin() as tx:
+                current = self._latest(tx, name)
+                if current is None:
+                    raise SloError(f"slo {name}: not in the SLO store; nothing to edit")
+                if current.version != based_on_version:
+                    raise SloConflictError(name, based_on_version, current.version)
+                tx.execute(
+                    slo_versions.insert().values(
+                        name=name,
+                        version=current.version + 1,
+                        document=json.dumps(document, sort_keys=True),
+                        author=author,
+                        reason=reason,
+                        created_at=datetime.now(UTC),
+                    )
+                )
+        except IntegrityError:
+            newest = self.history(name)[-1].version
+            raise SloConflictError(name, based_on_version, newest) from None
+        except SQLAlchemyError as err:
+            raise SloError(f"SLO store {_safe(self.url)}: {_first_line(err)}") from None
+        log.info("slo %s: version %d saved by %s", name, current.version + 1, author)
+        return current.version + 1
+
     def _latest(self, tx: sa.Connection, name: str) -> StoredSlo | None:
         row = tx.execute(
             sa.select(slo_versions)
@@ -261,11 +310,65 @@ class SloStore:
             frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True)
         return frame
 
+    # -- feedback on anomalies -------------------------------------------------------------
+
+    def record_feedback(
+        self,
+        series: str,
+        timestamps: datetime | Iterable[datetime],
+        verdict: str,
+        comment: str,
+        author: str,
+    ) -> int:
+        """Say whether the anomalies flagged on `series` at `timestamps` (one, or all of an
+        episode) were a real problem; all are stored, or none. Returns how many."""
+        if verdict not in VERDICTS:
+            raise SloError(f"feedback verdict {verdict!r}: use one of {', '.join(VERDICTS)}")
+        stamps = [timestamps] if isinstance(timestamps, datetime) else list(timestamps)
+        now = datetime.now(UTC)
+        rows = [
+            {
+                "series": series,
+                "timestamp": utc(stamp),
+                "verdict": verdict,
+                "comment": comment,
+                "author": author,
+                "created_at": now,
+            }
+            for stamp in stamps
+        ]
+        if rows:
+            with self.transaction() as tx:
+                tx.execute(anomaly_feedback.insert(), rows)
+        return len(rows)
+
+    def feedback(self, latest_only: bool = True) -> pd.DataFrame:
+        """Feedback as labels: series, timestamp, verdict, comment, author, created_at.
+
+        With `latest_only`, one row per (series, timestamp): the newest verdict, which is
+        the label `slopipe evaluate` and the validation gate should use (true_positive: the
+        model was right to flag it; false_positive: it should not have).
+        """
+        query = sa.select(anomaly_feedback).order_by(
+            anomaly_feedback.c.series, anomaly_feedback.c.timestamp, anomaly_feedback.c.id
+        )
+        with self.transaction() as tx:
+            frame = pd.DataFrame(tx.execute(query).mappings().all(), columns=FEEDBACK_COLUMNS)
+        frame = frame.drop(columns="id")
+        for column in ("timestamp", "created_at"):
+            frame[column] = pd.to_datetime(frame[column], utc=True)
+        if latest_only:
+            frame = frame.drop_duplicates(["series", "timestamp"], keep="last")
+        return frame.reset_index(drop=True)
+
     def count(self, table: str) -> int:
         with self.transaction() as tx:
             return tx.execute(
                 sa.select(sa.func.count()).select_from(metadata.tables[table])
             ).scalar_one()
+
+
+FEEDBACK_COLUMNS = ["id", "series", "timestamp", "verdict", "comment", "author", "created_at"]
 
 
 def _stored(row: sa.Row) -> StoredSlo:

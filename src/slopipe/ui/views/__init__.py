@@ -1,0 +1,1 @@
+"""The pages of the UI: one module each, with a `render(ctx)`; keep them thin."""
