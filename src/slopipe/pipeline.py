@@ -31,7 +31,7 @@ from slopipe.monitor.scoring import score_new
 from slopipe.prepare import FEATURES, build_features, prepare
 from slopipe.registry.mlflow_registry import Registry
 from slopipe.registry.plots import score_histogram, series_figure
-from slopipe.registry.validate import SloSlices, decide
+from slopipe.registry.validate import SloSlices, decide, with_feedback
 from slopipe.slo import openslo
 from slopipe.slo.evaluate import SloStatus, evaluate
 from slopipe.slo.sources import Sources, check_series
@@ -154,7 +154,7 @@ def run(
     on_stage("validate")
     champion = registry.champion()
     champion_model = registry.load(champion) if champion else None
-    slices = _gate_slices(statuses, slo_series, split)
+    slices = with_feedback(_gate_slices(statuses, slo_series, split), store.feedback())
     decision = decide(
         slices,
         _flags(model, holdout),

@@ -5,7 +5,7 @@ from datetime import timedelta
 import pandas as pd
 import pytest
 
-from slopipe.registry.validate import SloSlices, decide, score_slices
+from slopipe.registry.validate import SloSlices, decide, score_slices, with_feedback
 
 START = pd.Timestamp("2024-01-01", tz="UTC")
 FIVE = timedelta(minutes=5)
@@ -70,3 +70,21 @@ def test_a_candidate_over_the_alert_budget_is_not_promoted():
     assert decide(
         slices(range(10, 20)), flags(*range(10, 20), 40, 60), None, false_alarms_per_day=6
     ).promote
+
+
+def test_feedback_turns_slices_into_labels_both_ways():
+    # Slice 50 held an anomaly a person confirmed; slice 12, inside the SLO breach, held
+    # one a person rejected. Breaching slices were 10..19.
+    feedback = pd.DataFrame(
+        {
+            "series": ["cpu", "cpu", "memory"],
+            "timestamp": [
+                START + 50 * FIVE + timedelta(minutes=2),
+                START + 12 * FIVE + timedelta(minutes=2),
+                START,
+            ],
+            "verdict": ["true_positive", "false_positive", "true_positive"],
+        }
+    )
+    [folded] = with_feedback(slices(range(10, 20)), feedback)
+    assert folded.breaching == frozenset({10, 11, 13, 14, 15, 16, 17, 18, 19, 50})

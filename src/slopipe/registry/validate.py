@@ -17,7 +17,7 @@ model marked an anomaly on any series the SLO reads during it. From the 2x2 tabl
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 import numpy as np
@@ -119,6 +119,25 @@ def score_slices(slices: list[SloSlices], flagged: pd.DataFrame) -> GateScore:
         return GateScore(0, 0, 0, 0, 1.0)
     _, p_value = fisher_exact([[tp, fp], [fn, tn]], alternative="greater")
     return GateScore(tp, fp, fn, tn, float(p_value), episodes, days)
+
+
+def with_feedback(slices: list[SloSlices], feedback: pd.DataFrame) -> list[SloSlices]:
+    """People's verdicts on flagged anomalies, folded into the gate's labels.
+
+    `feedback` has series, timestamp and verdict (`true_positive` or `false_positive`, as
+    `SloStore.feedback()` gives it). A slice holding a confirmed anomaly of an SLO's series
+    counts as one the model should flag; a slice holding only rejected ones, as healthy.
+    """
+    if feedback is None or feedback.empty:
+        return slices
+    confirmed = feedback[feedback["verdict"] == "true_positive"]
+    rejected = feedback[feedback["verdict"] == "false_positive"]
+    folded = []
+    for slo in slices:
+        positive = _flagged_slices(slo, confirmed)
+        negative = _flagged_slices(slo, rejected) - positive
+        folded.append(replace(slo, breaching=frozenset((slo.breaching | positive) - negative)))
+    return folded
 
 
 def _episodes(slice_numbers: list[int], gap: int) -> int:
