@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from slopipe.detect import nab, nab_files
 from slopipe.detect.nab import STANDARD, ScoredFile, Window
@@ -104,13 +106,18 @@ def test_sweep_stops_before_a_score_that_brings_only_false_positives():
     assert nab.sweep_threshold(files, STANDARD) == (0.9, pytest.approx(1.0))
 
 
-def test_sweep_total_equals_rescoring_at_its_threshold():
-    rng = np.random.default_rng(7)
-    files = [scored(rng.random(N_ROWS), [Window(30, 39), Window(70, 79)]) for _ in range(3)]
+@settings(max_examples=60, deadline=None)
+@given(
+    levels=st.lists(st.lists(st.sampled_from([0.0, 0.25, 0.5, 0.75, 1.0]), min_size=N_ROWS,
+                             max_size=N_ROWS), min_size=1, max_size=3),
+    probe=st.sampled_from([0.25, 0.5, 0.75, 1.0]),
+)  # fmt: skip
+def test_swept_threshold_is_optimal_and_rescoring_reproduces_it(levels, probe):
+    files = [scored(row_scores, [Window(30, 39), Window(70, 79)]) for row_scores in levels]
     for profile in nab.PROFILES:
         threshold, raw = nab.sweep_threshold(files, profile)
-        rescored = nab.score_at_threshold(files, profile, threshold)
-        assert rescored.raw_score == pytest.approx(raw)
+        assert nab.score_at_threshold(files, profile, threshold).raw_score == pytest.approx(raw)
+        assert nab.score_at_threshold(files, profile, probe).raw_score <= raw + 1e-9
 
 
 def test_event_metrics_count_alarm_runs_windows_and_delay():

@@ -16,6 +16,8 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from slopipe.detect import evaluate as nab_evaluate
+from slopipe.detect.streaming import StreamingConfig
 from slopipe.errors import DetectError, InputError, SlopipeError
 
 log = logging.getLogger(__name__)
@@ -41,11 +43,14 @@ def evaluate(
     ] = None,
     format: Annotated[BenchmarkFormat, typer.Option(help="Benchmark layout")] = BenchmarkFormat.nab,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")] = False,
+    seed: Annotated[int, typer.Option(help="With --data: the detector's random seed")] = 0,
+    trees: Annotated[int, typer.Option(min=1, help="With --data: trees per forest")] = 300,
 ) -> None:
     """Score a detector with NAB's method (threshold swept and fixed) and event-level measures."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
-        result = _run(scores_dir, data, labels, out, format)
+        config = StreamingConfig(seed=seed, n_trees=trees)
+        result = _run(scores_dir, data, labels, out, format, config)
     except SlopipeError as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from error
@@ -55,7 +60,7 @@ def evaluate(
         Console().print(_table(result))
 
 
-def _run(scores_dir, data, labels, out, format: BenchmarkFormat) -> dict:
+def _run(scores_dir, data, labels, out, format: BenchmarkFormat, config: StreamingConfig) -> dict:
     if format is BenchmarkFormat.smd:
         if data is None:
             raise InputError("--format smd needs --data DIR")
@@ -64,9 +69,6 @@ def _run(scores_dir, data, labels, out, format: BenchmarkFormat) -> dict:
         raise InputError("give exactly one of --scores-dir DIR or --data DIR")
     if labels is None:
         raise InputError("--labels FILE is required: NAB's combined_windows.json")
-    # Imported here so `slopipe --help` does not pay for scikit-learn.
-    from slopipe.detect import evaluate as nab_evaluate
-
     if scores_dir is not None:
         return nab_evaluate.evaluate_outputs(scores_dir, labels).as_dict()
     with Progress(console=Console(stderr=True), transient=True) as progress:
@@ -75,6 +77,7 @@ def _run(scores_dir, data, labels, out, format: BenchmarkFormat) -> dict:
             data,
             labels,
             out,
+            config,
             progress=lambda done, total: progress.update(task, completed=done, total=total),
         )
     return evaluation.as_dict()

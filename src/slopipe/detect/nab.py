@@ -115,7 +115,9 @@ def probation_rows(n_rows: int) -> int:
     return int(min(math.floor(PROBATION_FRACTION * n_rows), PROBATION_CAP_ROWS))
 
 
-def row_contributions(n_rows: int, windows: Sequence[Window], profile: Profile):
+def row_contributions(
+    n_rows: int, windows: Sequence[Window], profile: Profile
+) -> tuple[np.ndarray, np.ndarray]:
     """What each row would add if detected, and the window it falls in.
 
     Returns `(contribution, window_index)`: float and int arrays of length `n_rows`.

@@ -86,7 +86,9 @@ def iter_series(data_dir: Path) -> Iterator[Series]:
         yield read_series(path, path.relative_to(data_dir).as_posix())
 
 
-def windows_for(key: str, timestamps: np.ndarray, labels: WindowLabels, source: Path) -> tuple:
+def windows_for(
+    key: str, timestamps: np.ndarray, labels: WindowLabels, source: Path
+) -> tuple[Window, ...]:
     """Turn a file's labelled windows into row windows; every end must match a row."""
     if key not in labels:
         raise InputError(f"{source}: no entry for {key} in the labels file")

@@ -7,8 +7,9 @@ Contract, once:
   config.flag_threshold`, a threshold fixed in advance without labels.
 - Streaming: the outputs at row t depend only on rows <= t, so appending rows never changes
   earlier outputs. Same inputs and `config.seed` give the same outputs.
-- Timestamps must not decrease (NAB has repeated ones at DST changes); spacing may vary, as
-  look-backs are by time, not row count.
+- Timestamps must not decrease (NAB repeats some at DST changes). The seasonal difference
+  and the quiet period look back by time; the other windows count rows, and their defaults
+  assume 5-minute rows (288 a day).
 
 The stages, each a function of the one before:
 
