@@ -82,3 +82,21 @@ def test_a_worker_killed_mid_task_changes_nothing(in_process, lake, tmp_path):
     stored = scores.read()
     assert not stored.duplicated(["series", "timestamp"]).any()
     pd.testing.assert_frame_equal(stored, in_process[1])
+
+
+def test_nab_evaluation_on_a_local_cluster_equals_the_in_process_one(tmp_path):
+    from slopipe.detect.evaluate import evaluate_detector
+
+    data = tmp_path / "data"
+    for name in FILES[:3]:
+        (data / name).parent.mkdir(parents=True, exist_ok=True)
+        (data / name).symlink_to(NAB / "data" / name)
+    labels = NAB / "labels" / "combined_windows.json"
+    alone = evaluate_detector(data, labels, tmp_path / "a", CONFIG).as_dict()
+    with Runner(workers=2) as runner:
+        spread = evaluate_detector(data, labels, tmp_path / "b", CONFIG, runner=runner).as_dict()
+    assert spread == alone and alone["files"] == 3
+    for name in FILES[:3]:
+        category, file = name.split("/")
+        first = (tmp_path / "a" / category / f"slopipe_{file}").read_text()
+        assert first == (tmp_path / "b" / category / f"slopipe_{file}").read_text()

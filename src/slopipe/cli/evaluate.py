@@ -16,9 +16,12 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from slopipe.cli.detect import SchedulerOption, WorkersOption
+from slopipe.config import load_settings
 from slopipe.detect import evaluate as nab_evaluate
 from slopipe.detect.streaming import StreamingConfig
 from slopipe.errors import DetectError, InputError, SlopipeError
+from slopipe.scale import Runner
 
 log = logging.getLogger(__name__)
 
@@ -45,12 +48,16 @@ def evaluate(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")] = False,
     seed: Annotated[int, typer.Option(help="With --data: the detector's random seed")] = 0,
     trees: Annotated[int, typer.Option(min=1, help="With --data: trees per forest")] = 300,
+    scheduler: SchedulerOption = None,
+    workers: WorkersOption = None,
 ) -> None:
     """Score a detector with NAB's method (threshold swept and fixed) and event-level measures."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         config = StreamingConfig(seed=seed, n_trees=trees)
-        result = _run(scores_dir, data, labels, out, format, config)
+        address = scheduler or load_settings().dask_scheduler
+        with Runner(address, workers) as runner:
+            result = _run(scores_dir, data, labels, out, format, config, runner)
     except SlopipeError as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from error
@@ -60,7 +67,7 @@ def evaluate(
         Console().print(_table(result))
 
 
-def _run(scores_dir, data, labels, out, format: BenchmarkFormat, config: StreamingConfig) -> dict:
+def _run(scores_dir, data, labels, out, format: BenchmarkFormat, config, runner) -> dict:
     if format is BenchmarkFormat.smd:
         if data is None:
             raise InputError("--format smd needs --data DIR")
@@ -79,6 +86,7 @@ def _run(scores_dir, data, labels, out, format: BenchmarkFormat, config: Streami
             out,
             config,
             progress=lambda done, total: progress.update(task, completed=done, total=total),
+            runner=runner,
         )
     return evaluation.as_dict()
 

@@ -26,6 +26,7 @@ import numpy as np
 from slopipe.detect import nab, nab_files
 from slopipe.detect.streaming import StreamingConfig, score_series
 from slopipe.errors import DetectError, wrap
+from slopipe.scale import Runner
 
 log = logging.getLogger(__name__)
 
@@ -91,24 +92,46 @@ def evaluate_detector(
     out_dir: Path | None = None,
     config: StreamingConfig | None = None,
     progress: Progress | None = None,
+    runner: Runner | None = None,
 ) -> Evaluation:
     """Run the streaming detector over every CSV below `data_dir` and score it.
 
     With `out_dir`, also writes `OUT/<category>/slopipe_<file>.csv` (timestamp, value,
     anomaly_score, label) so NAB's own tools, or `evaluate_outputs`, can score it again.
+    With a `runner`, each file is a task (on Dask when the runner is distributed).
     """
     config = config or StreamingConfig()
     labels = nab_files.read_window_labels(labels_path)
     paths = nab_files.data_files(data_dir)
+    tasks = [
+        FileTask(p, p.relative_to(data_dir).as_posix(), labels, out_dir, config) for p in paths
+    ]
     started = time.monotonic()
-    files = []
-    for done, path in enumerate(paths, start=1):
-        series = nab_files.read_series(path, path.relative_to(data_dir).as_posix())
-        files.append(_detect_one(series, labels, path, out_dir, config))
-        if progress is not None:
-            progress(done, len(paths))
+    done = iter(range(1, len(tasks) + 1))
+    outcomes = (runner or Runner()).map(
+        detect_file, tasks, lambda _: progress and progress(next(done), len(tasks))
+    )
+    failed = [o for o in outcomes if not o.ok]
+    if failed:
+        raise DetectError(f"{failed[0].item.path}: {failed[0].error}")
+    files = [o.value for o in outcomes]
     log.info("scored %d files of %s in %.1f s", len(files), data_dir, time.monotonic() - started)
     return evaluate_files(files, fixed_threshold=config.flag_threshold)
+
+
+@dataclass(frozen=True)
+class FileTask:
+    path: Path
+    key: str
+    labels: dict
+    out_dir: Path | None
+    config: StreamingConfig
+
+
+def detect_file(task: FileTask) -> nab.ScoredFile:
+    """Read, score and (optionally) write one data file: one task of `evaluate_detector`."""
+    series = nab_files.read_series(task.path, task.key)
+    return _detect_one(series, task.labels, task.path, task.out_dir, task.config)
 
 
 def _detect_one(series, labels, path: Path, out_dir: Path | None, config) -> nab.ScoredFile:
