@@ -58,3 +58,40 @@ def test_every_figure_lies_in_the_unit_interval(result):
 def test_the_result_is_json_and_the_mean_of_one_machine_is_that_machine(result):
     assert json.loads(json.dumps(result)) == result
     assert result["mean"]["slopipe"] == result["machines"][MACHINE]["detectors"]["slopipe"]
+
+
+def test_the_evaluate_command_reports_one_machine_on_all_its_rows():
+    import json
+    import subprocess
+    import sys
+
+    from tests.conftest import SMD
+
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "slopipe.cli.main",
+            "evaluate",
+            "--data",
+            str(SMD),
+            "--format",
+            "smd",
+            "--machine",
+            "machine-3-5",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert list(result["machines"]) == ["machine-3-5"]
+    machine = result["machines"]["machine-3-5"]
+    # SOURCE.md: machine-3-5 has 23,691 test rows, 426 of them anomalous, in 11 segments.
+    assert machine["rows"] == {"train": 23_690, "test": 23_691, "anomalous": 426, "segments": 11}
+    for detector in ("slopipe", "isolation_forest", "largest_zscore", "pca_reconstruction"):
+        figures = machine["detectors"][detector]
+        assert figures["scored_rows"] == 23_691
+        assert 0.0 <= figures["composite_f1"] <= 1.0

@@ -50,6 +50,9 @@ def evaluate(
     trees: Annotated[int, typer.Option(min=1, help="With --data: trees per forest")] = 300,
     scheduler: SchedulerOption = None,
     workers: WorkersOption = None,
+    machine: Annotated[
+        list[str] | None, typer.Option("--machine", help="With --format smd: only this machine")
+    ] = None,
 ) -> None:
     """Score a detector with NAB's method (threshold swept and fixed) and event-level measures."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -57,7 +60,7 @@ def evaluate(
         config = StreamingConfig(seed=seed, n_trees=trees)
         address = scheduler or load_settings().dask_scheduler
         with Runner(address, workers) as runner:
-            result = _run(scores_dir, data, labels, out, format, config, runner)
+            result = _run(scores_dir, data, labels, out, format, config, runner, machine)
     except SlopipeError as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from error
@@ -67,11 +70,11 @@ def evaluate(
         Console().print(_table(result))
 
 
-def _run(scores_dir, data, labels, out, format: BenchmarkFormat, config, runner) -> dict:
+def _run(scores_dir, data, labels, out, format, config, runner, machines=None) -> dict:
     if format is BenchmarkFormat.smd:
         if data is None:
             raise InputError("--format smd needs --data DIR")
-        return _smd_evaluate_directory()(data)
+        return _smd_evaluate_directory()(data, machines=machines or None)
     if (scores_dir is None) == (data is None):
         raise InputError("give exactly one of --scores-dir DIR or --data DIR")
     if labels is None:
