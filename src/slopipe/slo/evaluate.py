@@ -135,7 +135,7 @@ def _evaluate_objective(slo, index, data, span, reach, tiers, windows, version, 
     events = ev.build(slo, objective, data, reach, span.end, objective_at)
     sums = _Sums(events)
     inside = sums.between(span.start, span.end)
-    allowed = inside["allowed"] + _future_allowance(slo, objective, span)
+    allowed = _window_allowance(slo, objective, span, inside)
     remaining = slomath.error_budget_remaining(inside["bad"], allowed)
     rates = {format_duration(w): _burn_rate(sums, span.end - w, span.end) for w in windows}
     status = SloStatus(
@@ -173,12 +173,22 @@ def _objective_at(slo: SloDefinition, index: int, history) -> ev.ObjectiveAt:
     return ev.stepwise(changes)
 
 
-def _future_allowance(slo: SloDefinition, objective: Objective, span) -> float:
-    """Slices of a calendar period still to come carry budget too (Timeslices only)."""
-    if slo.budgeting_method == "Occurrences" or span.period_end <= span.end:
-        return 0.0
-    slices = math.floor((span.period_end - span.end) / objective.time_slice)
-    return slices * (1.0 - objective.objective_ratio)
+def _window_allowance(slo, objective: Objective, span, inside: dict) -> float:
+    """Bad events the whole window permits, observed or not.
+
+    Timeslices: every slice of the period carries its share, including slices to come in a
+    calendar period. Occurrences: the observed allowance scaled from the observed span to
+    the period, i.e. traffic assumed to go on at its observed rate. With full coverage this
+    is just the observed allowance; an SLO with one day of data in a 30-day window has
+    spent 1/30 of its budget at burn rate 1, not all of it.
+    """
+    period = span.period.total_seconds()
+    if slo.budgeting_method != "Occurrences":
+        slices = math.floor((span.period_end - span.end) / objective.time_slice)
+        return inside["allowed"] + slices * (1.0 - objective.objective_ratio)
+    if inside["observed"] <= 0:
+        return inside["allowed"]
+    return inside["allowed"] * max(1.0, period / inside["observed"])
 
 
 class _Sums:

@@ -144,13 +144,14 @@ def constant(objective_ratio: float) -> ObjectiveAt:
 
 
 def stepwise(changes: list[tuple[pd.Timestamp, float]]) -> ObjectiveAt:
-    """The objective of the latest change at or before each time (the first before all)."""
+    """The objective of the latest change before each time (the first before all). A row
+    ending at the instant of a change stood for the time before it: old objective."""
     times = pd.DatetimeIndex([t for t, _ in changes]).as_unit("ns").asi8
     ratios = np.array([r for _, r in changes])
 
     def at(stamps: pd.DatetimeIndex) -> np.ndarray:
         found = (
-            np.searchsorted(times, pd.DatetimeIndex(stamps).as_unit("ns").asi8, side="right") - 1
+            np.searchsorted(times, pd.DatetimeIndex(stamps).as_unit("ns").asi8, side="left") - 1
         )
         return ratios[np.clip(found, 0, len(ratios) - 1)]
 
