@@ -20,6 +20,7 @@ from rich.logging import RichHandler
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from slopipe.cli.slo import app as slo_app
 from slopipe.config import load_settings
 from slopipe.errors import SlopipeError
 
@@ -30,6 +31,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+app.add_typer(slo_app, name="slo")
 # MLflow configures its own logger on import; keep it to warnings unless asked.
 os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
 out = Console()

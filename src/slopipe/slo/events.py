@@ -150,9 +150,7 @@ def stepwise(changes: list[tuple[pd.Timestamp, float]]) -> ObjectiveAt:
     ratios = np.array([r for _, r in changes])
 
     def at(stamps: pd.DatetimeIndex) -> np.ndarray:
-        found = (
-            np.searchsorted(times, pd.DatetimeIndex(stamps).as_unit("ns").asi8, side="left") - 1
-        )
+        found = np.searchsorted(times, pd.DatetimeIndex(stamps).as_unit("ns").asi8, side="left") - 1
         return ratios[np.clip(found, 0, len(ratios) - 1)]
 
     return at

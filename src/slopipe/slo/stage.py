@@ -7,7 +7,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 import pandas as pd
@@ -34,6 +34,7 @@ def evaluate_store(
     at: datetime | None = None,
     names: list[str] | None = None,
     record: bool = True,
+    min_coverage: float | None = None,
 ) -> list[Evaluated]:
     """Evaluate the newest version of each stored SLO (or those in `names`); windows end
     at `at`, else at `window_end(definition)` (the newest sample)."""
@@ -44,6 +45,8 @@ def evaluate_store(
             continue
         current = versions[-1]
         definition = openslo.parse_slo(current.document, where=f"stored SLO {name}")
+        if min_coverage is not None:
+            definition = replace(definition, min_coverage=min_coverage)
         end = pd.Timestamp(at) if at else window_end(definition)
         history = [
             (
