@@ -43,10 +43,10 @@ def sloth_yaml(slos: list[SloDefinition]) -> str:
     """One Sloth `prometheus/v1` spec per service, for SLOs Sloth can express."""
     specs = []
     kept = [s for s in slos if promrules.exportable(s) is None and len(s.objectives) == 1]
-    for slo in sorted(set(slos) - set(kept), key=lambda s: s.name):
-        log.warning(
-            "slo %s: left out of the Sloth spec (not one Occurrences ratio objective)", slo.name
-        )
+    kept_names = {s.name for s in kept}
+    for slo in sorted(slos, key=lambda s: s.name):
+        if slo.name not in kept_names:
+            log.warning("slo %s: left out of the Sloth spec (not one Occurrences ratio)", slo.name)
     for service, group in groupby(
         sorted(kept, key=lambda s: (s.service, s.name)), lambda s: s.service
     ):

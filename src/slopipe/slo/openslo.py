@@ -246,7 +246,7 @@ def _target(check: Checker, obj: dict, field: str) -> float:
     check.require(
         ok, f"{field}.{name}", f"must be between 0 and {scale:g} exclusive (100% leaves no budget)"
     )
-    return float(value) / scale
+    return round(float(value) / scale, 12)  # 99.9 / 100 is 0.9990000000000001
 
 
 # -- window ------------------------------------------------------------------------------

@@ -48,6 +48,10 @@ def _slo(service: str, labels: dict, slo: dict, i: int) -> dict:
     for key in ("error_query", "total_query"):
         if not events.get(key):
             raise SloValidationError(name, f"slos[{i}].sli.events.{key}", "is required")
+    if "".join(str(events["error_query"]).split()) == "".join(str(events["total_query"]).split()):
+        raise SloValidationError(
+            name, f"slos[{i}].sli.events.error_query", "is the same as total_query"
+        )
     return {
         "apiVersion": API_VERSION,
         "kind": "SLO",
