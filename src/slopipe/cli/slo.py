@@ -81,7 +81,7 @@ def validate(file: FileArgument, home: HomeOption = None, config: ConfigOption =
         items = _load_checked(file, load_settings(config, home=home))
     except SlopipeError as error:
         raise fail(error) from None
-    out.print(f"{file}: {len(items)} SLO(s) valid: {', '.join(d.name for d, _ in items)}")
+    print(f"{file}: {len(items)} SLO(s) valid: {', '.join(d.name for d, _ in items)}")
 
 
 @app.command()

@@ -109,9 +109,10 @@ def evaluate(
 ) -> list[SloStatus]:
     """One status per objective of `slo`, over its window that ends at `window_end`.
 
-    `history` lists earlier versions with the time each took effect (oldest first): events
-    are held to the objective in force when they happened, so an objective changed in
-    mid-window changes the budget only from then on.
+    `history` lists the versions with the time each took effect (oldest first): events are
+    held to the objective in force when they happened, so an objective changed in
+    mid-window changes the budget only from then on. Events from before the first version
+    are held to the current objective.
     """
     span = periods.span(slo.window, window_end)
     tiers = resolve_tiers(slo.alerting, slo.window.duration)
@@ -166,7 +167,9 @@ def _objective_at(slo: SloDefinition, index: int, history) -> ev.ObjectiveAt:
     current = slo.objectives[index].objective_ratio
     if not history:
         return ev.constant(current)
-    changes = []
+    # Data older than the SLO itself (a backfilled lake) is held to today's objective;
+    # from each version's creation on, that version's objective applies.
+    changes = [(pd.Timestamp.min.tz_localize("UTC"), current)]
     for since, older in history:
         same = older.objectives[index] if index < len(older.objectives) else None
         changes.append((pd.Timestamp(since), same.objective_ratio if same else current))
