@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+import re
+
 from slopipe.slo.model import MetricSource, RatioIndicator, format_le
 
 WINDOW = "{{.window}}"
@@ -12,9 +15,13 @@ def selector(source: MetricSource) -> str:
     if source.le is None:
         return str(source.series)
     # Exporters write bucket bounds differently (Go "1", Python "1.0"): match both.
-    forms = sorted({format_le(source.le), repr(source.le) if source.le != float("inf") else "+Inf"})
-    matchers = [m for m in (source.matchers, f'le=~"{"|".join(forms)}"') if m]
-    return f"{source.series}{{{','.join(matchers)}}}"
+    python = {repr(source.le)} if source.le != math.inf else set()
+    forms = sorted({format_le(source.le)} | python)
+    if len(forms) == 1:
+        le = f'le="{forms[0]}"'
+    else:
+        le = 'le=~"' + "|".join(re.sub(r"([.+])", r"\\\\\1", f) for f in forms) + '"'
+    return f"{source.series}{{{','.join(m for m in (source.matchers, le) if m)}}}"
 
 
 def rate(source: MetricSource, window: str) -> str:

@@ -76,7 +76,7 @@ _Dumper.add_representer(str, _text)
 
 
 def to_yaml(slos: list[SloDefinition]) -> str:
-    return yaml.dump(rule_groups(slos), Dumper=_Dumper, sort_keys=False, width=100)
+    return yaml.dump(rule_groups(slos), Dumper=_Dumper, sort_keys=False, width=1000)
 
 
 def _rules(slo: SloDefinition) -> list[dict]:
