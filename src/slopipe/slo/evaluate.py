@@ -70,7 +70,15 @@ class SloStatus:
     burn_rates: dict[str, float | None] = field(default_factory=dict)
     alerts: list[dict] = field(default_factory=list)
     budget_exhausted_in: timedelta | None = None
-    bad_periods: list[tuple[pd.Timestamp, pd.Timestamp]] = field(default_factory=list)
+    #: Numbers of the slices (of `slice_length`, from `window_start`) that burn the budget
+    #: faster than it lasts; `bad_periods` gives their times.
+    bad_slices: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype="int64"))
+
+    @property
+    def bad_periods(self) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
+        length = pd.Timedelta(self.slice_length)
+        starts = self.window_start + pd.to_timedelta(self.bad_slices * length.value, unit="ns")
+        return list(zip(starts, starts + length))
 
     def as_dict(self) -> dict:
         exhausted = self.budget_exhausted_in
@@ -92,7 +100,7 @@ class SloStatus:
             "burn_rates": {k: _finite(v) for k, v in self.burn_rates.items()},
             "alerts": self.alerts,
             "budget_exhausted_in_seconds": None if exhausted is None else exhausted.total_seconds(),
-            "bad_periods": len(self.bad_periods),
+            "bad_periods": len(self.bad_slices),
         }
 
 
@@ -159,7 +167,7 @@ def _evaluate_objective(slo, index, data, span, reach, tiers, windows, version, 
     status.state = _state(status, slo.min_coverage)
     status.alerts = _firing(tiers, sums, span.end, slo.min_events)
     status.budget_exhausted_in = _forecast(status, rates, span.period)
-    status.bad_periods = _bad_periods(events, span, status.slice_length)
+    status.bad_slices = _bad_slices(sums, span, status.slice_length)
     return status
 
 
@@ -198,15 +206,20 @@ class _Sums:
     """Window sums of an events frame by cumulative sums: O(log n) per window."""
 
     def __init__(self, events: pd.DataFrame):
-        events = events.sort_values("timestamp", kind="stable")
+        if not events["timestamp"].is_monotonic_increasing:
+            events = events.sort_values("timestamp", kind="stable")
         self.times = events["timestamp"].to_numpy("datetime64[ns]").astype("int64")
-        self.cums = {
-            c: np.concatenate([[0.0], np.cumsum(events[c].to_numpy())]) for c in ev.COLUMNS[1:]
-        }
+        self.values = {c: events[c].to_numpy(dtype="float64") for c in ev.COLUMNS[1:]}
+        self.cums = {c: np.concatenate([[0.0], np.cumsum(v)]) for c, v in self.values.items()}
 
-    def between(self, start: pd.Timestamp, end: pd.Timestamp) -> dict[str, float]:
+    def bounds(self, start: pd.Timestamp, end: pd.Timestamp) -> tuple[int, int]:
+        """Row positions [lo, hi) of the rows in (start, end]."""
         lo = np.searchsorted(self.times, pd.Timestamp(start).as_unit("ns").value, side="right")
         hi = np.searchsorted(self.times, pd.Timestamp(end).as_unit("ns").value, side="right")
+        return int(lo), int(hi)
+
+    def between(self, start: pd.Timestamp, end: pd.Timestamp) -> dict[str, float]:
+        lo, hi = self.bounds(start, end)
         return {c: float(cum[hi] - cum[lo]) for c, cum in self.cums.items()}
 
 
@@ -259,16 +272,13 @@ def _forecast(status: SloStatus, rates: dict, period: timedelta) -> timedelta | 
     return slomath.time_to_exhaustion(status.error_budget_remaining, rate, period)
 
 
-def _bad_periods(events: pd.DataFrame, span, slice_length: timedelta) -> list:
+def _bad_slices(sums: _Sums, span, slice_length: timedelta) -> np.ndarray:
     """Slices that burn the budget faster than it lasts (bad above allowed)."""
-    inside = events[(events["timestamp"] > span.start) & (events["timestamp"] <= span.end)]
-    if inside.empty:
-        return []
+    lo, hi = sums.bounds(span.start, span.end)
+    length = pd.Timedelta(slice_length).value
+    offsets = sums.times[lo:hi] - pd.Timestamp(span.start).as_unit("ns").value
+    slices = -(-offsets // length) - 1  # ceil: slices are closed on the right
     count = int(np.ceil((span.end - span.start) / slice_length))
-    slices = slomath.slice_index(inside["timestamp"], span.start, slice_length)
-    sums = slomath.slice_sums(
-        slices, {"bad": inside["bad"].to_numpy(), "allowed": inside["allowed"].to_numpy()}, count
-    )
-    breaching = np.flatnonzero(sums["bad"] > sums["allowed"] + 1e-12)
-    length = pd.Timedelta(slice_length)
-    return [(span.start + i * length, span.start + (i + 1) * length) for i in breaching]
+    columns = {c: sums.values[c][lo:hi] for c in ("bad", "allowed")}
+    per_slice = slomath.slice_sums(slices, columns, count)
+    return np.flatnonzero(per_slice["bad"] > per_slice["allowed"] + 1e-12)

@@ -52,9 +52,18 @@ def _ratio_parts(indicator: RatioIndicator, data: dict) -> tuple[pd.Series, pd.S
     """Per-step bad and total counts on the total's steps. A bad series that does not
     exist yet (no error so far) counts as zero bad events, not as missing data."""
     total = _indexed(data[indicator.total])
-    part = _indexed(data[indicator.good or indicator.bad]).reindex(total.index).fillna(0.0)
+    part = _aligned(data[indicator.good or indicator.bad], total)
     bad = (total - part).clip(lower=0.0) if indicator.good is not None else part
     return bad, total
+
+
+def _aligned(frame: pd.DataFrame, total: pd.Series) -> pd.Series:
+    """`frame`'s values on the steps of `total`, zero where it has none."""
+    stamps = frame["timestamp"].to_numpy("datetime64[ns]")
+    if len(stamps) == len(total) and np.array_equal(stamps, total.index.to_numpy("datetime64[ns]")):
+        values = frame["value"].to_numpy(dtype="float64")
+        return pd.Series(np.nan_to_num(values, nan=0.0), index=total.index)
+    return _indexed(frame).reindex(total.index).fillna(0.0)
 
 
 def _ratio_occurrences(indicator, data, objective_at) -> pd.DataFrame:
@@ -116,9 +125,11 @@ def _default_slice_target(slo: SloDefinition, objective: Objective) -> float:
 
 
 def _indexed(frame: pd.DataFrame) -> pd.Series:
-    series = frame.set_index("timestamp")["value"].astype("float64")
-    series.index = pd.DatetimeIndex(series.index)
-    return series[~series.index.duplicated(keep="last")].dropna().sort_index()
+    stamps = pd.DatetimeIndex(frame["timestamp"])
+    series = pd.Series(frame["value"].to_numpy(dtype="float64"), index=stamps)
+    if not (stamps.is_monotonic_increasing and stamps.is_unique):
+        series = series[~series.index.duplicated(keep="last")].sort_index()
+    return series[series.notna().to_numpy()]
 
 
 def _step_seconds(stamps: pd.DatetimeIndex) -> float:

@@ -82,8 +82,9 @@ def slice_index(
 ) -> np.ndarray:
     """Slice number of each timestamp; slice i is (start + i*slice, start + (i+1)*slice],
     closed on the right like the window (start, end] and a counter's increase."""
-    offsets = (pd.DatetimeIndex(timestamps) - start) / pd.Timedelta(time_slice)
-    return np.ceil(np.asarray(offsets, dtype="float64")).astype("int64") - 1
+    stamps = pd.DatetimeIndex(timestamps).as_unit("ns").asi8
+    offsets = (stamps - pd.Timestamp(start).as_unit("ns").value) / pd.Timedelta(time_slice).value
+    return np.ceil(offsets).astype("int64") - 1
 
 
 def sample_seconds(timestamps: pd.Series, end: pd.Timestamp, max_gap: timedelta) -> np.ndarray:

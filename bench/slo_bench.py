@@ -1,0 +1,253 @@
+"""Benchmark: slopipe's SLO evaluation beside Prometheus evaluating the exported rules.
+
+    python bench/slo_bench.py [--slos 1000] [--days 30] [--workdir DIR]
+
+Same data on both sides: per SLO a request and an error counter at a 1-minute step over
+`--days` days (daily traffic cycle, errors at 0.02-0.5%, outages, counter resets). Each SLO
+is a 30-day rolling Occurrences ratio SLO with the 30d catalogue (burn windows 5m, 30m, 1h,
+2h, 6h, 1d, 3d).
+
+- slopipe: raw counters in memory -> reset-aware increases (`prepare.counter_increases`) ->
+  `evaluate()` at the newest sample, for every SLO: burn rates by window, budget, coverage,
+  state, alerts, forecast.
+- Prometheus: the counters backfilled into TSDB blocks (`promtool tsdb create-blocks-from
+  openmetrics`, not timed), then `promtool tsdb create-blocks-from rules` evaluates the
+  exported window-ratio recording rules at the same instant against a Prometheus serving
+  those blocks. Its recorded values are read back and compared with slopipe's burn rates.
+
+Results print as JSON on stdout; progress goes to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pandas as pd
+import yaml
+
+from slopipe.prepare.clean import counter_increases
+from slopipe.slo.evaluate import evaluate
+from slopipe.slo.openslo import parse_slo
+from slopipe.slo.promrules import to_yaml
+
+log = logging.getLogger("bench")
+END = pd.Timestamp("2026-03-31 00:00", tz="UTC")
+OBJECTIVES = (0.99, 0.995, 0.999)
+
+
+def generate(slos: int, days: int, seed: int = 1) -> tuple[pd.DatetimeIndex, np.ndarray, np.ndarray]:
+    """Cumulative request and error counters, shape (slos, minutes)."""
+    rng = np.random.default_rng(seed)
+    times = pd.date_range(end=END, periods=days * 1440 + 1, freq="1min")
+    minute = np.arange(len(times))
+    base = rng.uniform(50, 2000, (slos, 1))
+    cycle = 1 + 0.6 * np.sin(2 * np.pi * (minute / 1440 + rng.uniform(0, 1, (slos, 1))))
+    requests = np.round(base * cycle)
+    errors = rng.binomial(requests.astype(np.int64), rng.uniform(0.0002, 0.005, (slos, 1)))
+    errors = errors.astype(float)
+    for i in range(0, slos, 7):  # an outage in every seventh SLO
+        start = rng.integers(0, len(times) - 120)
+        errors[i, start : start + 90] = np.round(requests[i, start : start + 90] * 0.2)
+    total, bad = np.cumsum(requests, axis=1), np.cumsum(errors, axis=1)
+    for i in range(0, slos, 5):  # and an exporter restart in every fifth
+        cut = rng.integers(1, len(times))
+        total[i, cut:] -= total[i, cut - 1]
+        bad[i, cut:] -= bad[i, cut - 1]
+    return times, total, bad
+
+
+def slo_doc(i: int) -> dict:
+    source = lambda s: {"metricSource": {"type": "lake", "spec": {"series": s}}}  # noqa: E731
+    return {
+        "apiVersion": "openslo/v1",
+        "kind": "SLO",
+        "metadata": {"name": f"slo-{i:04d}"},
+        "spec": {
+            "service": f"svc-{i:04d}",
+            "indicator": {"spec": {"ratioMetric": {
+                "bad": source(f'errors_total{{slo="{i:04d}"}}'),
+                "total": source(f'requests_total{{slo="{i:04d}"}}'),
+            }}},
+            "timeWindow": [{"duration": "30d", "isRolling": True}],
+            "budgetingMethod": "Occurrences",
+            "objectives": [{"target": OBJECTIVES[i % len(OBJECTIVES)]}],
+        },
+    }
+
+
+def run_slopipe(times, total, bad) -> tuple[float, dict]:
+    """Evaluate every SLO from raw counters; return seconds and burn rates by SLO."""
+    slos = [parse_slo(slo_doc(i)) for i in range(total.shape[0])]
+    began = time.perf_counter()
+    rates = {}
+    for i, slo in enumerate(slos):
+        data = {
+            slo.indicator.total: _increases(times, total[i]),
+            slo.indicator.bad: _increases(times, bad[i]),
+        }
+        [status] = evaluate(slo, lambda s, a, b: data[s], times[-1])
+        rates[slo.name] = status.burn_rates
+    return time.perf_counter() - began, rates
+
+
+def _increases(times: pd.DatetimeIndex, counter: np.ndarray) -> pd.DataFrame:
+    increases, _ = counter_increases(counter.copy())
+    return pd.DataFrame({"timestamp": times[1:], "value": increases[1:]})
+
+
+def write_openmetrics(path: Path, times, total, bad) -> int:
+    stamps = (times.asi8 // 10**9 if times.unit == "s" else times.as_unit("s").asi8).astype(str)
+    lines = 0
+    with path.open("w") as out:
+        for name, counters in (("requests", total), ("errors", bad)):
+            out.write(f"# TYPE {name} counter\n")
+            for i, row in enumerate(counters):
+                prefix = f'{name}_total{{slo="{i:04d}"}} '
+                values = row.astype(np.int64).astype(str)
+                out.write("\n".join(np.char.add(np.char.add(prefix, values), " " + stamps)))
+                out.write("\n")
+                lines += len(row)
+        out.write("# EOF\n")
+    return lines
+
+
+def ratio_rules(slos: int) -> dict:
+    """The exported window-ratio recording rules of every SLO (one group per SLO)."""
+    exported = yaml.safe_load(to_yaml([parse_slo(slo_doc(i)) for i in range(slos)]))
+    for group in exported["groups"]:
+        group["rules"] = [
+            r for r in group["rules"] if r.get("record", "").startswith("slopipe:slo_error_ratio:rate")
+        ]
+    return exported
+
+
+@contextmanager
+def prometheus(data: Path, folder: Path):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    config = folder / "prometheus.yml"
+    config.write_text("global:\n  evaluation_interval: 1m\n")
+    process = subprocess.Popen(
+        ["prometheus", f"--config.file={config}", f"--storage.tsdb.path={data}",
+         f"--web.listen-address=127.0.0.1:{port}", "--storage.tsdb.retention.time=100y"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=600)
+    try:
+        for _ in range(1200):
+            try:
+                if client.get("/-/ready").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        yield client
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+
+
+def run_prometheus(work: Path, times, total, bad) -> tuple[dict, dict]:
+    """Backfill, evaluate the rules offline at the last sample, read the results back."""
+    timings = {}
+    began = time.perf_counter()
+    samples = write_openmetrics(work / "samples.om", times, total, bad)
+    timings["openmetrics_write_s"] = time.perf_counter() - began
+    data = work / "data"
+    began = time.perf_counter()
+    subprocess.run(["promtool", "tsdb", "create-blocks-from", "openmetrics", "--quiet",
+                    str(work / "samples.om"), str(data)], check=True)
+    timings["backfill_s"] = time.perf_counter() - began
+    (work / "samples.om").unlink()
+    rules = work / "rules.yaml"
+    rules.write_text(yaml.safe_dump(ratio_rules(total.shape[0]), sort_keys=False, width=1000))
+    end = int(times[-1].timestamp())
+    with prometheus(data, work) as client:
+        began = time.perf_counter()
+        subprocess.run(
+            ["promtool", "tsdb", "create-blocks-from", "rules", f"--url={client.base_url}",
+             f"--start={end}", f"--end={end}", "--eval-interval=60s",
+             f"--output-dir={data}", "--quiet", str(rules)],
+            check=True,
+        )
+        timings["rules_eval_s"] = time.perf_counter() - began
+    with prometheus(data, work) as client:
+        recorded = _read_back(client, end)
+    timings["samples"] = samples
+    return timings, recorded
+
+
+def _read_back(client: httpx.Client, end: int) -> dict:
+    body = client.get("/api/v1/query", params={
+        "query": '{__name__=~"slopipe:slo_error_ratio:rate.+"}', "time": end}).json()
+    found = {}
+    for item in body["data"]["result"]:
+        window = item["metric"]["__name__"].removeprefix("slopipe:slo_error_ratio:rate")
+        found.setdefault(item["metric"]["slo"], {})[window] = float(item["value"][1])
+    return found
+
+
+def compare(rates: dict, recorded: dict) -> dict:
+    """Largest relative difference between slopipe's burn rates and Prometheus' ratios."""
+    worst, compared, missing = 0.0, 0, 0
+    for i, (name, by_window) in enumerate(sorted(rates.items())):
+        budget = 1 - OBJECTIVES[i % len(OBJECTIVES)]
+        for window, rate in by_window.items():
+            other = recorded.get(name, {}).get(window)
+            if other is None or rate is None:
+                missing += 1
+                continue
+            other /= budget
+            worst = max(worst, abs(rate - other) / max(abs(other), 1e-12))
+            compared += 1
+    return {"compared": compared, "missing": missing, "max_relative_difference": worst}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--slos", type=int, default=1000)
+    parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--workdir", type=Path, default=None)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(message)s")
+    logging.getLogger("slopipe").setLevel(logging.WARNING)
+    if not shutil.which("promtool"):
+        sys.exit("promtool and prometheus are needed: apt-get install prometheus")
+    work = Path(args.workdir or tempfile.mkdtemp(prefix="slo-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    log.info("generating %d SLOs x %d days of 1-minute counters", args.slos, args.days)
+    times, total, bad = generate(args.slos, args.days)
+    log.info("slopipe: evaluating")
+    slopipe_s, rates = run_slopipe(times, total, bad)
+    log.info("slopipe: %.2f s; prometheus: backfilling and evaluating rules", slopipe_s)
+    timings, recorded = run_prometheus(work, times, total, bad)
+    result = {
+        "slos": args.slos,
+        "days": args.days,
+        "samples": timings["samples"],
+        "rules": 7 * args.slos,
+        "slopipe_evaluate_s": round(slopipe_s, 3),
+        "prometheus_rules_eval_s": round(timings["rules_eval_s"], 3),
+        "prometheus_backfill_s": round(timings["backfill_s"], 3),
+        "speedup": round(timings["rules_eval_s"] / slopipe_s, 2),
+        "answers": compare(rates, recorded),
+    }
+    shutil.rmtree(work, ignore_errors=True)
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
