@@ -11,9 +11,11 @@ is a 30-day rolling Occurrences ratio SLO with the 30d catalogue (burn windows 5
   `evaluate()` at the newest sample, for every SLO: burn rates by window, budget, coverage,
   state, alerts, forecast.
 - Prometheus: the counters backfilled into TSDB blocks (`promtool tsdb create-blocks-from
-  openmetrics`, not timed), then `promtool tsdb create-blocks-from rules` evaluates the
-  exported window-ratio recording rules at the same instant against a Prometheus serving
-  those blocks. Its recorded values are read back and compared with slopipe's burn rates.
+  openmetrics`, timed apart and not compared), then the exported window-ratio recording
+  rules evaluated at the same instant by a Prometheus serving those blocks, two ways:
+  offline by `promtool tsdb create-blocks-from rules`, and as one instant query per rule
+  through the HTTP API. promtool picks its own evaluation instants (not the minute
+  boundary), so the answers compared with slopipe's burn rates are the instant queries'.
 
 Results print as JSON on stdout; progress goes to stderr.
 """
@@ -107,20 +109,36 @@ def _increases(times: pd.DatetimeIndex, counter: np.ndarray) -> pd.DataFrame:
     return pd.DataFrame({"timestamp": times[1:], "value": increases[1:]})
 
 
-def write_openmetrics(path: Path, times, total, bad) -> int:
-    stamps = (times.asi8 // 10**9 if times.unit == "s" else times.as_unit("s").asi8).astype(str)
-    lines = 0
-    with path.open("w") as out:
-        for name, counters in (("requests", total), ("errors", bad)):
-            out.write(f"# TYPE {name} counter\n")
-            for i, row in enumerate(counters):
-                prefix = f'{name}_total{{slo="{i:04d}"}} '
-                values = row.astype(np.int64).astype(str)
-                out.write("\n".join(np.char.add(np.char.add(prefix, values), " " + stamps)))
-                out.write("\n")
-                lines += len(row)
-        out.write("# EOF\n")
-    return lines
+def backfill(data: Path, work: Path, times, total, bad) -> int:
+    """TSDB blocks of both counters of every SLO, written by promtool.
+
+    promtool reads its whole input once per 2-hour block, so the input is cut into one
+    file per 2-hour block, each converted while the next is written.
+    """
+    seconds = times.as_unit("s").asi8
+    chunk = seconds // 7200
+    names = [f'requests_total{{slo="{i:04d}"}} ' for i in range(total.shape[0])]
+    names_bad = [f'errors_total{{slo="{i:04d}"}} ' for i in range(total.shape[0])]
+    running, samples = None, 0
+    for k, number in enumerate(np.unique(chunk)):
+        cols = np.flatnonzero(chunk == number)
+        path = work / f"chunk-{k % 2}.om"
+        stamps = [f" {t}\n" for t in seconds[cols].tolist()]
+        with path.open("w") as out:
+            for metric, counters, prefixes in (("requests", total, names), ("errors", bad, names_bad)):
+                out.write(f"# TYPE {metric} counter\n")
+                for prefix, row in zip(prefixes, counters[:, cols].astype(np.int64).tolist()):
+                    out.write("".join([prefix + str(v) + t for v, t in zip(row, stamps)]))
+            out.write("# EOF\n")
+        samples += 2 * total.shape[0] * len(cols)
+        if running is not None and running.wait() != 0:
+            raise RuntimeError("promtool create-blocks-from openmetrics failed")
+        running = subprocess.Popen(
+            ["promtool", "tsdb", "create-blocks-from", "openmetrics", "--quiet", str(path), str(data)]
+        )
+    if running is not None and running.wait() != 0:
+        raise RuntimeError("promtool create-blocks-from openmetrics failed")
+    return samples
 
 
 def ratio_rules(slos: int) -> dict:
@@ -161,42 +179,42 @@ def prometheus(data: Path, folder: Path):
 
 
 def run_prometheus(work: Path, times, total, bad) -> tuple[dict, dict]:
-    """Backfill, evaluate the rules offline at the last sample, read the results back."""
+    """Backfill, then have Prometheus evaluate the exported rules at the last sample, two
+    ways: offline with `promtool tsdb create-blocks-from rules`, and as one instant query
+    per rule through the HTTP API (whose answers are compared with slopipe's)."""
     timings = {}
-    began = time.perf_counter()
-    samples = write_openmetrics(work / "samples.om", times, total, bad)
-    timings["openmetrics_write_s"] = time.perf_counter() - began
     data = work / "data"
     began = time.perf_counter()
-    subprocess.run(["promtool", "tsdb", "create-blocks-from", "openmetrics", "--quiet",
-                    str(work / "samples.om"), str(data)], check=True)
+    timings["samples"] = backfill(data, work, times, total, bad)
     timings["backfill_s"] = time.perf_counter() - began
-    (work / "samples.om").unlink()
+    exported = ratio_rules(total.shape[0])
     rules = work / "rules.yaml"
-    rules.write_text(yaml.safe_dump(ratio_rules(total.shape[0]), sort_keys=False, width=1000))
+    rules.write_text(yaml.safe_dump(exported, sort_keys=False, width=1000))
     end = int(times[-1].timestamp())
     with prometheus(data, work) as client:
         began = time.perf_counter()
         subprocess.run(
             ["promtool", "tsdb", "create-blocks-from", "rules", f"--url={client.base_url}",
-             f"--start={end}", f"--end={end}", "--eval-interval=60s",
-             f"--output-dir={data}", "--quiet", str(rules)],
-            check=True,
+             f"--start={end - 60}", f"--end={end}", "--eval-interval=60s",
+             f"--output-dir={work / 'recorded'}", "--quiet", str(rules)],
+            check=True, capture_output=True,
         )
-        timings["rules_eval_s"] = time.perf_counter() - began
-    with prometheus(data, work) as client:
-        recorded = _read_back(client, end)
-    timings["samples"] = samples
+        timings["rules_offline_s"] = time.perf_counter() - began
+        began = time.perf_counter()
+        recorded = _instant_rules(client, exported, end)
+        timings["rules_instant_s"] = time.perf_counter() - began
     return timings, recorded
 
 
-def _read_back(client: httpx.Client, end: int) -> dict:
-    body = client.get("/api/v1/query", params={
-        "query": '{__name__=~"slopipe:slo_error_ratio:rate.+"}', "time": end}).json()
+def _instant_rules(client: httpx.Client, exported: dict, end: int) -> dict:
+    """Each rule's expression evaluated at `end`, by SLO and window."""
     found = {}
-    for item in body["data"]["result"]:
-        window = item["metric"]["__name__"].removeprefix("slopipe:slo_error_ratio:rate")
-        found.setdefault(item["metric"]["slo"], {})[window] = float(item["value"][1])
+    for group in exported["groups"]:
+        for rule in group["rules"]:
+            body = client.get("/api/v1/query", params={"query": rule["expr"], "time": end}).json()
+            [item] = body["data"]["result"]
+            window = rule["record"].removeprefix("slopipe:slo_error_ratio:rate")
+            found.setdefault(rule["labels"]["slo"], {})[window] = float(item["value"][1])
     return found
 
 
@@ -223,7 +241,8 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=None)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(message)s")
-    logging.getLogger("slopipe").setLevel(logging.WARNING)
+    for quiet in ("slopipe", "httpx"):
+        logging.getLogger(quiet).setLevel(logging.WARNING)
     if not shutil.which("promtool"):
         sys.exit("promtool and prometheus are needed: apt-get install prometheus")
     work = Path(args.workdir or tempfile.mkdtemp(prefix="slo-bench-"))
@@ -240,9 +259,11 @@ def main() -> None:
         "samples": timings["samples"],
         "rules": 7 * args.slos,
         "slopipe_evaluate_s": round(slopipe_s, 3),
-        "prometheus_rules_eval_s": round(timings["rules_eval_s"], 3),
-        "prometheus_backfill_s": round(timings["backfill_s"], 3),
-        "speedup": round(timings["rules_eval_s"] / slopipe_s, 2),
+        "prometheus_rules_offline_s": round(timings["rules_offline_s"], 3),
+        "prometheus_rules_instant_queries_s": round(timings["rules_instant_s"], 3),
+        "prometheus_backfill_s_not_compared": round(timings["backfill_s"], 3),
+        "speedup_vs_offline": round(timings["rules_offline_s"] / slopipe_s, 2),
+        "speedup_vs_instant_queries": round(timings["rules_instant_s"] / slopipe_s, 2),
         "answers": compare(rates, recorded),
     }
     shutil.rmtree(work, ignore_errors=True)
