@@ -203,13 +203,11 @@ def _window_allowance(slo, objective: Objective, span, inside: dict) -> float:
 
 
 class _Sums:
-    """Window sums of an events frame by cumulative sums: O(log n) per window."""
+    """Window sums of events by cumulative sums: O(log n) per window."""
 
-    def __init__(self, events: pd.DataFrame):
-        if not events["timestamp"].is_monotonic_increasing:
-            events = events.sort_values("timestamp", kind="stable")
-        self.times = events["timestamp"].to_numpy("datetime64[ns]").astype("int64")
-        self.values = {c: events[c].to_numpy(dtype="float64") for c in ev.COLUMNS[1:]}
+    def __init__(self, events: ev.Events):
+        self.times = events.times
+        self.values = events.columns
         self.cums = {c: np.concatenate([[0.0], np.cumsum(v)]) for c, v in self.values.items()}
 
     def bounds(self, start: pd.Timestamp, end: pd.Timestamp) -> tuple[int, int]:
@@ -275,9 +273,7 @@ def _forecast(status: SloStatus, rates: dict, period: timedelta) -> timedelta | 
 def _bad_slices(sums: _Sums, span, slice_length: timedelta) -> np.ndarray:
     """Slices that burn the budget faster than it lasts (bad above allowed)."""
     lo, hi = sums.bounds(span.start, span.end)
-    length = pd.Timedelta(slice_length).value
-    offsets = sums.times[lo:hi] - pd.Timestamp(span.start).as_unit("ns").value
-    slices = -(-offsets // length) - 1  # ceil: slices are closed on the right
+    slices = slomath.slice_index(sums.times[lo:hi], span.start, slice_length)
     count = int(np.ceil((span.end - span.start) / slice_length))
     columns = {c: sums.values[c][lo:hi] for c in ("bad", "allowed")}
     per_slice = slomath.slice_sums(slices, columns, count)

@@ -77,24 +77,29 @@ def coverage(observed: timedelta, window: timedelta) -> float:
     return min(1.0, max(0.0, observed / window))
 
 
-def slice_index(
-    timestamps: pd.Series | pd.DatetimeIndex, start: pd.Timestamp, time_slice: timedelta
-) -> np.ndarray:
+def nanoseconds(timestamps) -> np.ndarray:
+    """Timestamps as int64 nanoseconds since the epoch (int64 arrays pass through)."""
+    if isinstance(timestamps, np.ndarray) and timestamps.dtype == np.int64:
+        return timestamps
+    return pd.DatetimeIndex(timestamps).as_unit("ns").asi8
+
+
+def slice_index(timestamps, start: pd.Timestamp, time_slice: timedelta) -> np.ndarray:
     """Slice number of each timestamp; slice i is (start + i*slice, start + (i+1)*slice],
     closed on the right like the window (start, end] and a counter's increase."""
-    stamps = pd.DatetimeIndex(timestamps).as_unit("ns").asi8
-    offsets = (stamps - pd.Timestamp(start).as_unit("ns").value) / pd.Timedelta(time_slice).value
-    return np.ceil(offsets).astype("int64") - 1
+    offsets = nanoseconds(timestamps) - pd.Timestamp(start).as_unit("ns").value
+    length = pd.Timedelta(time_slice).value
+    return -(-offsets // length) - 1
 
 
-def sample_seconds(timestamps: pd.Series, end: pd.Timestamp, max_gap: timedelta) -> np.ndarray:
+def sample_seconds(timestamps, end: pd.Timestamp, max_gap: timedelta) -> np.ndarray:
     """Seconds each gauge sample stands for: until the next sample (or `end`), at most
     `max_gap`, like Prometheus' staleness. Weighs a boolean gauge by time, not by count."""
-    stamps = pd.DatetimeIndex(timestamps)
+    stamps = nanoseconds(timestamps)
     if len(stamps) == 0:
         return np.zeros(0)
-    nexts = stamps[1:].append(pd.DatetimeIndex([end]))
-    seconds = np.asarray((nexts - stamps).total_seconds(), dtype="float64")
+    nexts = np.append(stamps[1:], pd.Timestamp(end).as_unit("ns").value)
+    seconds = (nexts - stamps) / 1e9
     return np.clip(seconds, 0.0, max_gap.total_seconds())
 
 
