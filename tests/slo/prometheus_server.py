@@ -25,7 +25,9 @@ def backfill(openmetrics: str, folder: Path) -> Path:
     source.write_text(openmetrics)
     subprocess.run(
         ["promtool", "tsdb", "create-blocks-from", "openmetrics", str(source), str(data)],
-        check=True, capture_output=True, timeout=300,
+        check=True,
+        capture_output=True,
+        timeout=300,
     )
     return data
 
@@ -38,10 +40,14 @@ def running(data: Path, folder: Path) -> Iterator[httpx.Client]:
     port = free_port()
     process = subprocess.Popen(
         [
-            "prometheus", f"--config.file={config}", f"--storage.tsdb.path={data}",
-            f"--web.listen-address=127.0.0.1:{port}", "--storage.tsdb.retention.time=100y",
+            "prometheus",
+            f"--config.file={config}",
+            f"--storage.tsdb.path={data}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--storage.tsdb.retention.time=100y",
         ],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60)
@@ -63,10 +69,21 @@ def backfill_rules(client: httpx.Client, rules: Path, start: float, end: float, 
     """Evaluate recording rules over a past range (`promtool tsdb create-blocks-from
     rules`) into `data`; a Prometheus restarted on `data` then serves them."""
     subprocess.run(
-        ["promtool", "tsdb", "create-blocks-from", "rules", f"--url={client.base_url}",
-         f"--start={int(start)}", f"--end={int(end)}", f"--output-dir={data}", "--quiet",
-         str(rules)],
-        check=True, capture_output=True, timeout=600,
+        [
+            "promtool",
+            "tsdb",
+            "create-blocks-from",
+            "rules",
+            f"--url={client.base_url}",
+            f"--start={int(start)}",
+            f"--end={int(end)}",
+            f"--output-dir={data}",
+            "--quiet",
+            str(rules),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=600,
     )
 
 

@@ -25,7 +25,9 @@ def slo_file(path: Path, target: float, name="api") -> Path:
         "metadata": {"name": name},
         "spec": {
             "service": "shop",
-            "indicator": {"spec": {"ratioMetric": {"bad": source("errors"), "total": source("requests")}}},
+            "indicator": {
+                "spec": {"ratioMetric": {"bad": source("errors"), "total": source("requests")}}
+            },
             "timeWindow": [{"duration": "1d", "isRolling": True}],
             "budgetingMethod": "Occurrences",
             "objectives": [{"target": target}],
@@ -40,10 +42,14 @@ def lake_home(home: Path) -> Path:
     # A day and an hour of 1000 req/min; 2 errors/min, 500/min in the last 10 minutes.
     times = pd.date_range(end=END, periods=1500, freq="1min")
     errors = np.r_[np.full(1490, 2.0), np.full(10, 500.0)]
-    Lake(home / "lake").append(pd.concat([
-        make_frame(times, np.cumsum(np.full(1500, 1000.0)), "requests", "counter"),
-        make_frame(times, np.cumsum(errors), "errors", "counter"),
-    ]))
+    Lake(home / "lake").append(
+        pd.concat(
+            [
+                make_frame(times, np.cumsum(np.full(1500, 1000.0)), "requests", "counter"),
+                make_frame(times, np.cumsum(errors), "errors", "counter"),
+            ]
+        )
+    )
     return home
 
 
@@ -60,15 +66,27 @@ def run(*args: str):
 
 
 def test_apply_list_history_status_and_export(store_env, tmp_path):
-    first = run("slo", "apply", str(slo_file(tmp_path / "a.yaml", 0.99)), "--author", "ana", "--reason", "new", "--json")
+    first = run(
+        "slo",
+        "apply",
+        str(slo_file(tmp_path / "a.yaml", 0.99)),
+        "--author",
+        "ana",
+        "--reason",
+        "new",
+        "--json",
+    )
     assert first.exit_code == 0, first.output
     assert json.loads(first.stdout) == [{"name": "api", "version": 1, "changed": True}]
-    second = run("slo", "apply", str(slo_file(tmp_path / "b.yaml", 0.995)), "--reason", "tighter", "--json")
+    second = run(
+        "slo", "apply", str(slo_file(tmp_path / "b.yaml", 0.995)), "--reason", "tighter", "--json"
+    )
     assert json.loads(second.stdout)[0]["version"] == 2
 
     history = json.loads(run("slo", "history", "api", "--json").stdout)
     assert [(h["version"], h["reason"], h["objectives"]) for h in history] == [
-        (1, "new", [0.99]), (2, "tighter", [0.995])
+        (1, "new", [0.99]),
+        (2, "tighter", [0.995]),
     ]
     assert history[0]["author"] == "ana" and history[1]["author"]  # the OS user
 
@@ -87,7 +105,9 @@ def test_apply_list_history_status_and_export(store_env, tmp_path):
     assert set(status) >= {"objective", "burn_rates", "alerts", "budget_exhausted_in_seconds"}
 
     # --at moves the window end back before the spike: 2 err/min => 0.002/0.005 => 0.6 left.
-    [earlier] = json.loads(run("slo", "status", "--at", "2026-03-01T23:50:00+00:00", "--json").stdout)
+    [earlier] = json.loads(
+        run("slo", "status", "--at", "2026-03-01T23:50:00+00:00", "--json").stdout
+    )
     assert earlier["error_budget_remaining"] == pytest.approx(0.6)
     assert earlier["state"] == "ok" and earlier["alerts"] == []
 

@@ -1,6 +1,5 @@
 """Loading and validating SLO definitions: OpenSLO kinds and references, Sloth, exports."""
 
-import copy
 from datetime import timedelta
 from pathlib import Path
 
@@ -24,7 +23,9 @@ def base() -> dict:
         "metadata": {"name": "api", "annotations": {}},
         "spec": {
             "service": "shop",
-            "indicator": {"spec": {"ratioMetric": {"bad": source("errors"), "total": source("requests")}}},
+            "indicator": {
+                "spec": {"ratioMetric": {"bad": source("errors"), "total": source("requests")}}
+            },
             "timeWindow": [{"duration": "30d", "isRolling": True}],
             "budgetingMethod": "Occurrences",
             "objectives": [{"target": 0.999}],
@@ -33,11 +34,28 @@ def base() -> dict:
 
 
 def condition(lookback="1h", after="5m", threshold=14.4):
-    return {"kind": "AlertPolicy", "metadata": {"name": "p"}, "spec": {"conditions": [{
-        "kind": "AlertCondition", "metadata": {"name": "c"},
-        "spec": {"severity": "page", "condition": {
-            "kind": "burnrate", "op": "gte", "threshold": threshold,
-            "lookbackWindow": lookback, "alertAfter": after}}}]}}
+    return {
+        "kind": "AlertPolicy",
+        "metadata": {"name": "p"},
+        "spec": {
+            "conditions": [
+                {
+                    "kind": "AlertCondition",
+                    "metadata": {"name": "c"},
+                    "spec": {
+                        "severity": "page",
+                        "condition": {
+                            "kind": "burnrate",
+                            "op": "gte",
+                            "threshold": threshold,
+                            "lookbackWindow": lookback,
+                            "alertAfter": after,
+                        },
+                    },
+                }
+            ]
+        },
+    }
 
 
 def edit(path: str, value):
@@ -47,25 +65,66 @@ def edit(path: str, value):
         for key in parents:
             node = node[int(key)] if key.isdigit() else node[key]
         node[int(last) if last.isdigit() else last] = value
+
     return apply
 
 
 @pytest.mark.parametrize(
     ("change", "field", "problem"),
     [
-        (edit("spec.objectives.0", {"target": 1.0}), "spec.objectives[0].target", "100% leaves no budget"),
-        (edit("spec.objectives.0", {"targetPercent": 100}), "spec.objectives[0].targetPercent", "exclusive"),
+        (
+            edit("spec.objectives.0", {"target": 1.0}),
+            "spec.objectives[0].target",
+            "100% leaves no budget",
+        ),
+        (
+            edit("spec.objectives.0", {"targetPercent": 100}),
+            "spec.objectives[0].targetPercent",
+            "exclusive",
+        ),
         (edit("spec.objectives.0", {"target": 0}), "spec.objectives[0].target", "exclusive"),
         # 90% with the 30d catalogue: 14.4 x 0.1 = 1.44 >= 1, the error ratio cannot exceed 1.
-        (edit("spec.objectives.0", {"target": 0.9}), "alerting.tiers[page-fast]", "can never fire: factor 14.4 x budget 0.1"),
-        (edit("spec.alertPolicies", [condition(lookback="30d", after="1h")]), "alerting.tiers[c].long_window", "not shorter than the 30 days"),
-        (edit("spec.alertPolicies", [condition(lookback="1h", after="2h")]), "spec.alertPolicies[0].spec.conditions[0].spec.condition.alertAfter", "shorter than lookbackWindow"),
-        (edit("spec.indicator.spec.ratioMetric.bad.metricSource.spec.series", "requests"), "spec.indicator.spec.ratioMetric.bad", "same as total"),
-        (edit("spec.indicator.spec.ratioMetric.bad.metricSource.type", "datadog"), "spec.indicator.spec.ratioMetric.bad.metricSource.type", "use lake or prometheus"),
-        (edit("spec.timeWindow", [{"duration": "2M", "isRolling": False}]), "spec.timeWindow[0].duration", "1w, 1M or 1Q"),
-        (edit("spec.timeWindow", [{"duration": "1M", "calendar": {"timeZone": "Mars/Olympus"}}]), "spec.timeWindow[0].calendar.timeZone", "not an IANA time zone"),
+        (
+            edit("spec.objectives.0", {"target": 0.9}),
+            "alerting.tiers[page-fast]",
+            "can never fire: factor 14.4 x budget 0.1",
+        ),
+        (
+            edit("spec.alertPolicies", [condition(lookback="30d", after="1h")]),
+            "alerting.tiers[c].long_window",
+            "not shorter than the 30 days",
+        ),
+        (
+            edit("spec.alertPolicies", [condition(lookback="1h", after="2h")]),
+            "spec.alertPolicies[0].spec.conditions[0].spec.condition.alertAfter",
+            "shorter than lookbackWindow",
+        ),
+        (
+            edit("spec.indicator.spec.ratioMetric.bad.metricSource.spec.series", "requests"),
+            "spec.indicator.spec.ratioMetric.bad",
+            "same as total",
+        ),
+        (
+            edit("spec.indicator.spec.ratioMetric.bad.metricSource.type", "datadog"),
+            "spec.indicator.spec.ratioMetric.bad.metricSource.type",
+            "use lake or prometheus",
+        ),
+        (
+            edit("spec.timeWindow", [{"duration": "2M", "isRolling": False}]),
+            "spec.timeWindow[0].duration",
+            "1w, 1M or 1Q",
+        ),
+        (
+            edit("spec.timeWindow", [{"duration": "1M", "calendar": {"timeZone": "Mars/Olympus"}}]),
+            "spec.timeWindow[0].calendar.timeZone",
+            "not an IANA time zone",
+        ),
         (edit("spec.budgetingMethod", "Average"), "spec.budgetingMethod", "must be one of"),
-        (edit("metadata.annotations", {"slopipe.io/min-coverage": "2"}), "metadata.annotations.slopipe.io/min-coverage", "in [0, 1]"),
+        (
+            edit("metadata.annotations", {"slopipe.io/min-coverage": "2"}),
+            "metadata.annotations.slopipe.io/min-coverage",
+            "in [0, 1]",
+        ),
     ],
 )
 def test_invalid_definitions_are_rejected_naming_the_slo_and_the_field(change, field, problem):
@@ -84,7 +143,9 @@ def test_a_tier_that_cannot_fire_is_accepted_once_disabled():
     doc["metadata"]["annotations"] = {"slopipe.io/disable-tiers": "page-fast"}
     slo = parse_slo(doc)  # page-slow: 6 x 0.1 = 0.6 < 1 can fire
     assert [t.name for t in resolve_tiers(slo.alerting, slo.window.duration)] == [
-        "page-slow", "ticket-fast", "ticket-slow"
+        "page-slow",
+        "ticket-fast",
+        "ticket-slow",
     ]
 
 
@@ -93,10 +154,16 @@ def test_openslo_references_are_inlined():
     by_name = {d.name: (d, doc) for d, doc in items}
     assert sorted(by_name) == ["checkout-availability", "checkout-availability-monthly"]
     slo, doc = by_name["checkout-availability"]
-    assert slo.indicator.bad.series == "http_errors_total" and slo.indicator.total.series == "http_requests_total"
+    assert (
+        slo.indicator.bad.series == "http_errors_total"
+        and slo.indicator.total.series == "http_requests_total"
+    )
     [tier] = slo.alerting.tiers
     assert (tier.name, tier.factor, tier.long_window, tier.short_window) == (
-        "fast-burn", 14.4, timedelta(hours=1), timedelta(minutes=5)
+        "fast-burn",
+        14.4,
+        timedelta(hours=1),
+        timedelta(minutes=5),
     )
     # The stored document stands alone: no references left in it.
     text = yaml.safe_dump(doc)
@@ -127,7 +194,7 @@ def test_a_sloth_spec_becomes_an_openslo_slo():
     assert slo.name == "myservice-requests-availability"
     assert slo.objectives[0].objective_ratio == pytest.approx(0.999)
     assert slo.window.duration == timedelta(days=30) and slo.budgeting_method == "Occurrences"
-    assert "code=~\"(5..|429)\"" in slo.indicator.bad.query
+    assert 'code=~"(5..|429)"' in slo.indicator.bad.query
     assert slo.labels == {"owner": "myteam"}
     tiers = resolve_tiers(slo.alerting, slo.window.duration)
     assert [t.name for t in tiers] == ["page-fast", "page-slow"]  # ticket_alert disabled
@@ -138,7 +205,10 @@ def test_a_sloth_spec_with_equal_queries_is_rejected():
     spec = yaml.safe_load((DATA / "sloth.yaml").read_text())
     events = spec["slos"][0]["sli"]["events"]
     events["error_query"] = events["total_query"]
-    with pytest.raises(SloValidationError, match=r"slo myservice-requests-availability: slos\[0\].sli.events.error_query: is the same"):
+    with pytest.raises(
+        SloValidationError,
+        match=r"slo myservice-requests-availability: slos\[0\].sli.events.error_query: is the same",
+    ):
         documents.parse_documents([spec], "test")
 
 
@@ -151,14 +221,16 @@ def test_a_file_of_unknown_documents_is_refused(tmp_path):
 
 @pytest.mark.parametrize("fmt", ["openslo", "sloth"])
 def test_exports_load_back_to_the_same_definitions(tmp_path, fmt):
-    items = documents.load_file(DATA / "sloth.yaml") + [
-        (parse_slo(base()), base())
-    ]
+    items = documents.load_file(DATA / "sloth.yaml") + [(parse_slo(base()), base())]
     path = tmp_path / f"out.{fmt}.yaml"
     path.write_text(export(items, fmt))
     again = {d.name: d for d, _ in documents.load_file(path)}
     for slo, _ in items:
-        back = again[slo.name if fmt == "openslo" else f"{slo.service}-{slo.name.removeprefix(slo.service + '-')}"]
+        back = again[
+            slo.name
+            if fmt == "openslo"
+            else f"{slo.service}-{slo.name.removeprefix(slo.service + '-')}"
+        ]
         ratios = [o.objective_ratio for o in back.objectives]
         assert ratios == [o.objective_ratio for o in slo.objectives] and back.window == slo.window
         if fmt == "openslo":

@@ -21,12 +21,10 @@ def lake_source(series: str) -> dict:
     return {"metricSource": {"type": "lake", "spec": {"series": series}}}
 
 
-def slo_doc(indicator, window="1d", method="Occurrences", objectives=None, annotations=None, name="s"):
-    window_spec = (
-        {"duration": window, "isRolling": True}
-        if isinstance(window, str)
-        else window
-    )
+def slo_doc(
+    indicator, window="1d", method="Occurrences", objectives=None, annotations=None, name="s"
+):
+    window_spec = {"duration": window, "isRolling": True} if isinstance(window, str) else window
     return {
         "apiVersion": "openslo/v1",
         "kind": "SLO",
@@ -98,10 +96,14 @@ def test_a_counter_reset_in_the_middle_of_the_window_changes_nothing(tmp_path):
     requests[restart:] -= requests[restart - 1]
     errors[restart:] -= errors[restart - 1]
     lake = Lake(tmp_path / "lake")
-    lake.append(pd.concat([
-        make_frame(times, requests, "requests", "counter"),
-        make_frame(times, errors, "errors", "counter"),
-    ]))
+    lake.append(
+        pd.concat(
+            [
+                make_frame(times, requests, "requests", "counter"),
+                make_frame(times, errors, "errors", "counter"),
+            ]
+        )
+    )
     slo = parse_slo(slo_doc(ratio(), objectives=[{"target": 0.98}]))
     [status] = evaluate(slo, Sources(lake, PrometheusSettings()), END)
     assert (status.total, status.total - status.good) == (144000, 1440)
@@ -129,8 +131,11 @@ def test_an_slo_created_a_day_ago_with_a_30_day_window():
 
 def _month_of_latency(start: str, end: str, bad_slices: int, slice_minutes=5):
     """1-minute latency over a month, 0.1 s except in `bad_slices` whole slices."""
-    times = pd.date_range(pd.Timestamp(start, tz="UTC") + pd.Timedelta(minutes=1),
-                          pd.Timestamp(end, tz="UTC"), freq="1min")
+    times = pd.date_range(
+        pd.Timestamp(start, tz="UTC") + pd.Timedelta(minutes=1),
+        pd.Timestamp(end, tz="UTC"),
+        freq="1min",
+    )
     values = np.full(len(times), 0.1)
     for k in range(bad_slices):
         first = k * 1000 * slice_minutes
@@ -179,7 +184,10 @@ def test_a_daylight_saving_change_in_a_calendar_window():
     # March 2026 in Europe/Berlin lasts 743 hours (clocks skip an hour on March 29).
     # Hourly slices at 99%: 7.43 bad hours allowed; 7 bad => 1 - 7/7.43 = 0.057873.
     # A tool with UTC months or 744-hour months would say 1 - 7/7.44 = 0.059140.
-    start, end = pd.Timestamp("2026-02-28 23:00", tz="UTC"), pd.Timestamp("2026-03-31 22:00", tz="UTC")
+    start, end = (
+        pd.Timestamp("2026-02-28 23:00", tz="UTC"),
+        pd.Timestamp("2026-03-31 22:00", tz="UTC"),
+    )
     times = pd.date_range(start + pd.Timedelta(minutes=1), end, freq="1min")
     hour = np.arange(len(times)) // 60
     bad = (hour % 100 == 5) & (hour < 700)  # hours 5, 105, ..., 605
@@ -237,7 +245,10 @@ def test_a_real_outage_fires_every_tier():
     status = _quiet_then(np.full(60, 100.0), np.full(60, 50.0))
     assert status.burn_rates["6h"] == pytest.approx(3000 / 36000 / 0.001)
     assert [a["tier"] for a in status.alerts] == [
-        "page-fast", "page-slow", "ticket-fast", "ticket-slow"
+        "page-fast",
+        "page-slow",
+        "ticket-fast",
+        "ticket-slow",
     ]
 
 
@@ -260,7 +271,11 @@ def test_a_boolean_gauge_is_weighted_by_time_not_by_samples():
     start = END - pd.Timedelta(days=1)
     up = start + pd.to_timedelta(np.arange(1, 1381), unit="min")
     down = start + pd.Timedelta(minutes=1380) + pd.to_timedelta(np.arange(1, 361) * 10, unit="s")
-    data = {"up": pd.DataFrame({"timestamp": up.append(down), "value": np.r_[np.ones(1380), np.zeros(360)]})}
+    data = {
+        "up": pd.DataFrame(
+            {"timestamp": up.append(down), "value": np.r_[np.ones(1380), np.zeros(360)]}
+        )
+    }
     indicator = {"thresholdMetric": lake_source("up")}
     slo = parse_slo(slo_doc(indicator, objectives=[{"op": "gte", "value": 1, "target": 0.9}]))
     [status] = evaluate(slo, fetch_from(data), END)
@@ -293,7 +308,12 @@ def _histogram_lake(tmp_path, le_text: str) -> Lake:
     times = pd.date_range(end=END, periods=1500, freq="1min")
     lake = Lake(tmp_path / "lake")
     frames = [
-        make_frame(times, np.cumsum(np.full(1500, n)), f'latency_seconds_bucket{{job="api",le="{le}"}}', "counter")
+        make_frame(
+            times,
+            np.cumsum(np.full(1500, n)),
+            f'latency_seconds_bucket{{job="api",le="{le}"}}',
+            "counter",
+        )
         for le, n in (("0.1", 50.0), (le_text, 95.0), ("+Inf", 100.0))
     ]
     lake.append(pd.concat(frames))
@@ -301,8 +321,15 @@ def _histogram_lake(tmp_path, le_text: str) -> Lake:
 
 
 def _histogram_slo(le) -> dict:
-    bucket = lambda b: {"metricSource": {"type": "lake", "spec": {"histogram": "latency_seconds", "le": b, "labels": {"job": "api"}}}}  # noqa: E731
-    return slo_doc({"ratioMetric": {"good": bucket(le), "total": bucket("+Inf")}}, objectives=[{"target": 0.9}])
+    bucket = lambda b: {  # noqa: E731
+        "metricSource": {
+            "type": "lake",
+            "spec": {"histogram": "latency_seconds", "le": b, "labels": {"job": "api"}},
+        }
+    }  # noqa: E731
+    return slo_doc(
+        {"ratioMetric": {"good": bucket(le), "total": bucket("+Inf")}}, objectives=[{"target": 0.9}]
+    )
 
 
 def test_latency_from_histogram_buckets_with_normalised_le(tmp_path):
@@ -316,5 +343,7 @@ def test_latency_from_histogram_buckets_with_normalised_le(tmp_path):
 
 def test_a_latency_threshold_that_is_not_a_bucket_boundary_is_rejected(tmp_path):
     lake = _histogram_lake(tmp_path, "0.3")
-    with pytest.raises(SloValidationError, match=r"slo s: .*le: 0.25 is not a bucket boundary .*0.1, 0.3, \+Inf"):
+    with pytest.raises(
+        SloValidationError, match=r"slo s: .*le: 0.25 is not a bucket boundary .*0.1, 0.3, \+Inf"
+    ):
         check_series(parse_slo(_histogram_slo(0.25)), set(lake.series_names()))

@@ -55,7 +55,10 @@ def test_every_catalogue_window_is_shorter_than_its_period_and_short_is_a_twelft
 def test_a_period_without_catalogue_keeps_only_tiers_shorter_than_it():
     # 1 day: nearest catalogue is 7d; 8% of 24h in 1h = 1.92, 20% of 24h in 6h = 0.8.
     tiers = catalogue_tiers(DAY)
-    assert [(t.name, round(t.factor, 4)) for t in tiers] == [("page-fast", 1.92), ("page-slow", 0.8)]
+    assert [(t.name, round(t.factor, 4)) for t in tiers] == [
+        ("page-fast", 1.92),
+        ("page-slow", 0.8),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -107,7 +110,9 @@ def _ratio_slo(target: float, days: int = 1) -> dict:
         "metadata": {"name": "prop", "annotations": {"slopipe.io/min-coverage": "0"}},
         "spec": {
             "service": "api",
-            "indicator": {"spec": {"ratioMetric": {"bad": source("bad"), "total": source("total")}}},
+            "indicator": {
+                "spec": {"ratioMetric": {"bad": source("bad"), "total": source("total")}}
+            },
             "timeWindow": [{"duration": f"{days}d", "isRolling": True}],
             "budgetingMethod": "Occurrences",
             "objectives": [{"target": target}],
@@ -192,7 +197,9 @@ def test_counter_resets_change_nothing(steps, resets):
 
     base, none = status(plain)
     reset, seen = status(np.array(restarted))
-    assert none == 0 and seen == sum(1 for a, b in zip(restarted, restarted[1:]) if b < a)
+    assert none == 0 and seen == sum(
+        1 for a, b in zip(restarted, restarted[1:], strict=False) if b < a
+    )
     assert (reset.total, reset.good) == (base.total, base.good)
     assert reset.error_budget_remaining == pytest.approx(base.error_budget_remaining)
     assert reset.burn_rates == pytest.approx(base.burn_rates)

@@ -14,7 +14,9 @@ from slopipe.slo.promrules import to_yaml
 
 HERE = Path(__file__).parent
 GOLDEN = HERE / "golden" / "rules.yaml"
-pytestmark = pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool missing (make system-deps)")
+pytestmark = pytest.mark.skipif(
+    shutil.which("promtool") is None, reason="promtool missing (make system-deps)"
+)
 
 
 def promtool(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
@@ -64,7 +66,12 @@ FIRING = {
     "900m": ["ticket-slow"],
     "1100m": [],
 }
-SEVERITY = {"page-fast": "page", "page-slow": "page", "ticket-fast": "ticket", "ticket-slow": "ticket"}
+SEVERITY = {
+    "page-fast": "page",
+    "page-slow": "page",
+    "ticket-fast": "ticket",
+    "ticket-slow": "ticket",
+}
 
 
 def test_each_tier_fires_and_resolves_on_a_synthetic_outage(tmp_path):
@@ -78,8 +85,10 @@ def test_each_tier_fires_and_resolves_on_a_synthetic_outage(tmp_path):
             "eval_time": at,
             "alertname": "SLOErrorBudgetBurn",
             "exp_alerts": [
-                {"exp_labels": {**labels, "severity": SEVERITY[t], "tier": t},
-                 "exp_annotations": {"summary": summaries[t]}}
+                {
+                    "exp_labels": {**labels, "severity": SEVERITY[t], "tier": t},
+                    "exp_annotations": {"summary": summaries[t]},
+                }
                 for t in tiers
             ],
         }
@@ -88,20 +97,28 @@ def test_each_tier_fires_and_resolves_on_a_synthetic_outage(tmp_path):
     suite = {
         "rule_files": ["rules.yaml"],
         "evaluation_interval": "1m",
-        "tests": [{
-            "interval": "1m",
-            "input_series": [
-                {"series": "http_requests_total", "values": "0+100x1320"},
-                {"series": "http_errors_total", "values": "0+0x600 50+50x119 6000+0x600"},
-            ],
-            "alert_rule_test": alert_tests,
-            "promql_expr_test": [{
-                "expr": "slopipe:slo_error_ratio:rate1h",
-                "eval_time": "630m",
-                "exp_samples": [{"labels": "slopipe:slo_error_ratio:rate1h" + _braces(labels),
-                                 "value": 1500 / 6000}],
-            }],
-        }],
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": [
+                    {"series": "http_requests_total", "values": "0+100x1320"},
+                    {"series": "http_errors_total", "values": "0+0x600 50+50x119 6000+0x600"},
+                ],
+                "alert_rule_test": alert_tests,
+                "promql_expr_test": [
+                    {
+                        "expr": "slopipe:slo_error_ratio:rate1h",
+                        "eval_time": "630m",
+                        "exp_samples": [
+                            {
+                                "labels": "slopipe:slo_error_ratio:rate1h" + _braces(labels),
+                                "value": 1500 / 6000,
+                            }
+                        ],
+                    }
+                ],
+            }
+        ],
     }
     (tmp_path / "test.yaml").write_text(yaml.safe_dump(suite, sort_keys=False))
     result = promtool("test", "rules", "test.yaml", cwd=tmp_path)
@@ -117,15 +134,24 @@ def test_a_missing_error_series_still_gives_a_ratio(tmp_path):
     suite = {
         "rule_files": ["rules.yaml"],
         "evaluation_interval": "1m",
-        "tests": [{
-            "interval": "1m",
-            "input_series": [{"series": "http_requests_total", "values": "0+100x120"}],
-            "promql_expr_test": [{
-                "expr": "slopipe:slo_error_ratio:rate1h",
-                "eval_time": "100m",
-                "exp_samples": [{"labels": "slopipe:slo_error_ratio:rate1h" + _braces(labels), "value": 0}],
-            }],
-        }],
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": [{"series": "http_requests_total", "values": "0+100x120"}],
+                "promql_expr_test": [
+                    {
+                        "expr": "slopipe:slo_error_ratio:rate1h",
+                        "eval_time": "100m",
+                        "exp_samples": [
+                            {
+                                "labels": "slopipe:slo_error_ratio:rate1h" + _braces(labels),
+                                "value": 0,
+                            }
+                        ],
+                    }
+                ],
+            }
+        ],
     }
     (tmp_path / "test.yaml").write_text(yaml.safe_dump(suite, sort_keys=False))
     result = promtool("test", "rules", "test.yaml", cwd=tmp_path)

@@ -9,8 +9,8 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 
-from slopipe.slo.store import MIGRATIONS, SloStore
 from slopipe.slo.stage import evaluate_store
+from slopipe.slo.store import MIGRATIONS, SloStore
 
 
 @pytest.fixture(params=["postgresql", "sqlite"])
@@ -28,7 +28,9 @@ def slo_doc(target: float) -> dict:
         "metadata": {"name": "api", "annotations": {"slopipe.io/min-coverage": "0"}},
         "spec": {
             "service": "shop",
-            "indicator": {"spec": {"ratioMetric": {"bad": source("errors"), "total": source("requests")}}},
+            "indicator": {
+                "spec": {"ratioMetric": {"bad": source("errors"), "total": source("requests")}}
+            },
             "timeWindow": [{"duration": "1d", "isRolling": True}],
             "budgetingMethod": "Occurrences",
             "objectives": [{"target": target}],
@@ -43,10 +45,13 @@ def test_every_change_is_a_new_version_with_author_time_and_reason(db_url):
     # The same document again changes nothing.
     assert store.apply([("api", slo_doc(0.99))], "ana", "again", now=t1) == [("api", 1, False)]
     t2 = t1 + timedelta(hours=12)
-    assert store.apply([("api", slo_doc(0.999))], "bo", "tighter", "sloth", now=t2) == [("api", 2, True)]
+    assert store.apply([("api", slo_doc(0.999))], "bo", "tighter", "sloth", now=t2) == [
+        ("api", 2, True)
+    ]
     history = store.history("api")
     assert [(v.version, v.author, v.reason, v.created_at) for v in history] == [
-        (1, "ana", "first", t1), (2, "bo", "tighter", t2)
+        (1, "ana", "first", t1),
+        (2, "bo", "tighter", t2),
     ]
     assert history[0].document["spec"]["objectives"] == [{"target": 0.99}]
     assert [s.source_format for s in history] == ["openslo", "sloth"]
@@ -58,8 +63,15 @@ def test_evaluations_record_the_version_they_used_and_its_history(db_url):
     # The budget counts each half under its own objective: 1 - 2880/7920 = 0.636364.
     store = SloStore(db_url)
     end = pd.Timestamp("2026-03-02", tz="UTC")
-    store.apply([("api", slo_doc(0.99))], "ana", "first", now=(end - pd.Timedelta(days=2)).to_pydatetime())
-    store.apply([("api", slo_doc(0.999))], "ana", "tighter", now=(end - pd.Timedelta(hours=12)).to_pydatetime())
+    store.apply(
+        [("api", slo_doc(0.99))], "ana", "first", now=(end - pd.Timedelta(days=2)).to_pydatetime()
+    )
+    store.apply(
+        [("api", slo_doc(0.999))],
+        "ana",
+        "tighter",
+        now=(end - pd.Timedelta(hours=12)).to_pydatetime(),
+    )
     times = pd.date_range(end=end, periods=1440, freq="1min")
     data = {
         "requests": pd.DataFrame({"timestamp": times, "value": np.full(1440, 1000.0)}),
@@ -81,10 +93,12 @@ def test_a_store_made_by_revision_0001_is_upgraded_keeping_its_slos(db_url):
         config.set_main_option("script_location", str(MIGRATIONS))
         config.attributes["connection"] = connection
         command.upgrade(config, "0001")
-        connection.execute(sa.text(
-            "INSERT INTO slo_versions (name, version, document, author, reason, created_at) "
-            "VALUES ('old', 1, '{}', 'ana', 'before 0002', '2026-01-01T00:00:00+00:00')"
-        ))
+        connection.execute(
+            sa.text(
+                "INSERT INTO slo_versions (name, version, document, author, reason, created_at) "
+                "VALUES ('old', 1, '{}', 'ana', 'before 0002', '2026-01-01T00:00:00+00:00')"
+            )
+        )
     engine.dispose()
     store = SloStore(db_url)
     [old] = store.history("old")

@@ -78,7 +78,7 @@ class SloStatus:
     def bad_periods(self) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
         length = pd.Timedelta(self.slice_length)
         starts = self.window_start + pd.to_timedelta(self.bad_slices * length.value, unit="ns")
-        return list(zip(starts, starts + length))
+        return list(zip(starts, starts + length, strict=True))
 
     def as_dict(self) -> dict:
         exhausted = self.budget_exhausted_in

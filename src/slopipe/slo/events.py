@@ -66,7 +66,9 @@ def _series(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     return times[present], values[present]
 
 
-def _ratio_parts(indicator: RatioIndicator, data: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _ratio_parts(
+    indicator: RatioIndicator, data: dict
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Times, bad and total counts on the total's steps. A bad series that does not exist
     yet (no error so far) counts as zero bad events, not as missing data."""
     times, total = _series(data[indicator.total])
