@@ -46,7 +46,8 @@ def sloth_yaml(slos: list[SloDefinition]) -> str:
     kept_names = {s.name for s in kept}
     for slo in sorted(slos, key=lambda s: s.name):
         if slo.name not in kept_names:
-            log.warning("slo %s: left out of the Sloth spec (not one Occurrences ratio)", slo.name)
+            reason = promrules.exportable(slo) or "Sloth takes one objective per SLO"
+            log.warning("slo %s: left out of the Sloth spec: %s", slo.name, reason)
     for service, group in groupby(
         sorted(kept, key=lambda s: (s.service, s.name)), lambda s: s.service
     ):
@@ -67,7 +68,9 @@ def _sloth_slo(slo: SloDefinition) -> dict:
             slo.name,
             format_duration(slo.window.duration),
         )
-    tiers = {t.name for t in resolve_tiers(slo.alerting, slo.window.duration)}
+    # Sloth has one page and one ticket alert (each two windows): on when any tier of
+    # that severity is.
+    severities = {t.severity for t in resolve_tiers(slo.alerting, slo.window.duration)}
     name = slo.name.removeprefix(f"{slo.service}-") if slo.service else slo.name
     window = promql.WINDOW
     return {
@@ -83,7 +86,7 @@ def _sloth_slo(slo: SloDefinition) -> dict:
         },
         "alerting": {
             "name": f"{slo.name}-burn",
-            "page_alert": {"disable": not tiers & {"page-fast", "page-slow"}},
-            "ticket_alert": {"disable": not tiers & {"ticket-fast", "ticket-slow"}},
+            "page_alert": {"disable": "page" not in severities},
+            "ticket_alert": {"disable": "ticket" not in severities},
         },
     }
