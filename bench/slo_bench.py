@@ -228,6 +228,7 @@ def run_prometheus(work: Path, times, total, bad) -> tuple[dict, dict]:
     rules.write_text(yaml.safe_dump(exported, sort_keys=False, width=1000))
     end = int(times[-1].timestamp())
     with prometheus(data, work) as client:
+        _wait_for_compaction(data)
         began = time.perf_counter()
         subprocess.run(
             [
@@ -251,6 +252,24 @@ def run_prometheus(work: Path, times, total, bad) -> tuple[dict, dict]:
         recorded = _instant_rules(client, exported, end)
         timings["rules_instant_s"] = time.perf_counter() - began
     return timings, recorded
+
+
+def _wait_for_compaction(data: Path, quiet_s: float = 20.0) -> None:
+    """Prometheus merges backfilled 2h blocks when it starts; time nothing until the set of
+    blocks has not changed for `quiet_s` seconds."""
+
+    def blocks() -> set[str]:
+        return {
+            p.name for p in data.iterdir() if p.is_dir() and p.name not in ("wal", "chunks_head")
+        }
+
+    seen, since = blocks(), time.monotonic()
+    while time.monotonic() - since < quiet_s:
+        time.sleep(1.0)
+        now = blocks()
+        if now != seen:
+            seen, since = now, time.monotonic()
+    log.info("prometheus: %d blocks after compaction", len(seen))
 
 
 def _instant_rules(client: httpx.Client, exported: dict, end: int) -> dict:
