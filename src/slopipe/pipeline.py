@@ -33,8 +33,9 @@ from slopipe.registry.mlflow_registry import Registry
 from slopipe.registry.plots import score_histogram, series_figure
 from slopipe.registry.validate import SloSlices, decide, with_feedback
 from slopipe.slo import openslo
-from slopipe.slo.evaluate import SloStatus, evaluate
+from slopipe.slo.evaluate import SloStatus
 from slopipe.slo.sources import Sources, check_series
+from slopipe.slo.stage import evaluate_store
 from slopipe.slo.store import SloStore
 
 log = logging.getLogger(__name__)
@@ -199,35 +200,15 @@ def _reason(slos_file: Path | None) -> str:
 def _evaluate_slos(
     store: SloStore, sources: Sources, at: datetime | None
 ) -> tuple[list[SloStatus], dict[str, tuple[str, ...]]]:
-    statuses, slo_series, rows = [], {}, []
-    evaluated_at = datetime.now(UTC)
-    for stored in store.current():
-        definition = openslo.parse_slo(stored.document, where=f"stored SLO {stored.name}")
-        end = pd.Timestamp(at) if at else sources.window_end(definition)
-        for status in evaluate(definition, sources, end):
-            statuses.append(status)
-            rows.append(_evaluation_row(status, stored.version, evaluated_at))
-        slo_series[definition.name] = tuple(
-            s.series for s in definition.sources() if s.type == "lake"
+    evaluated = evaluate_store(store, sources, sources.window_end, at)
+    statuses = [s for e in evaluated for s in e.statuses]
+    slo_series = {
+        e.definition.name: tuple(
+            s.series for s in e.definition.sources() if s.type == "lake" and s.le is None
         )
-    store.record_evaluations(rows)
-    return statuses, slo_series
-
-
-def _evaluation_row(status: SloStatus, version: int, evaluated_at: datetime) -> dict:
-    details = status.as_dict()
-    return {
-        "name": status.name,
-        "version": version,
-        "objective": status.objective_name,
-        "evaluated_at": evaluated_at,
-        "window_start": status.window_start.to_pydatetime(),
-        "window_end": status.window_end.to_pydatetime(),
-        "sli": details["sli"],
-        "error_budget_remaining": details["error_budget_remaining"],
-        "state": status.state,
-        "details": pd.Series(details).to_json(),
+        for e in evaluated
     }
+    return statuses, slo_series
 
 
 def _holdout_split(features: pd.DataFrame, fraction: float) -> dict[str, datetime]:

@@ -165,19 +165,19 @@ def test_a_proposal_changes_objective_window_method_and_tiers_and_round_trips():
         ({"time_slice_window": "five"}, "spec.objectives[0].timeSliceWindow"),
         (
             {"tiers": (editing.AlertTier("page", 14.4, "5m", "1h"),)},
-            "spec.alertPolicies[0].shortWindow",
+            "spec.alertPolicies[0].spec.conditions[0].spec.condition.alertAfter",
         ),
         (
             {"tiers": (editing.AlertTier("page", 0.0, "1h", "5m"),)},
-            "spec.alertPolicies[0].threshold",
+            "spec.alertPolicies[0].spec.conditions[0].spec.condition.threshold",
         ),
         (
             {"tiers": (editing.AlertTier("page", 1.0, "1h", "5m"),), "window": "1h"},
-            "spec.alertPolicies[0].lookbackWindow",
+            "alerting.tiers[checkout-latency-page-1-burn-rate].long_window",
         ),
         (
             {"tiers": (editing.AlertTier("sms", 1.0, "1h", "5m"),)},
-            "spec.alertPolicies[0].severity",
+            "spec.alertPolicies[0].spec.conditions[0].spec.severity",
         ),
     ],
 )

@@ -27,7 +27,7 @@ def export(
 ) -> None:
     """Print every verdict (series, timestamp, verdict, comment, author, created_at) on
     stdout, oldest first."""
-    from slopipe.cli.main import fail
+    from slopipe.cli.common import fail
     from slopipe.slo.store import SloStore
     from slopipe.ui.data import feedback_export
 

@@ -19,7 +19,8 @@ from rich.logging import RichHandler
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from slopipe.cli import collect, detect, evaluate, lake, model
+from slopipe.cli import collect, detect, evaluate, feedback, lake, model, ui
+from slopipe.cli import slo as slo_cli
 from slopipe.cli.common import ConfigOption, HomeOption, JsonOption, err, fail, out
 from slopipe.config import load_settings
 from slopipe.errors import SlopipeError
@@ -36,6 +37,9 @@ app.add_typer(lake.app, name="lake")
 app.command("evaluate")(evaluate.evaluate)
 app.command("detect")(detect.detect)
 app.add_typer(model.app, name="model")
+app.add_typer(slo_cli.app, name="slo")
+app.add_typer(ui.app, name="ui")
+app.add_typer(feedback.app, name="feedback")
 
 
 @app.callback()
@@ -198,11 +202,6 @@ def _percent(value: float | None, digits: int) -> str:
 def _number(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.2f}"
 
-
-from slopipe.cli import feedback, ui  # noqa: E402 - they import `fail` from here
-
-app.add_typer(ui.app, name="ui")
-app.add_typer(feedback.app, name="feedback")
 
 if __name__ == "__main__":
     app()

@@ -34,7 +34,7 @@ def ui(
     """Start the UI on HOST:PORT over the same SLO store, lake and MLflow registry."""
     if ctx.invoked_subcommand is not None:
         return
-    from slopipe.cli.main import fail
+    from slopipe.cli.common import fail
 
     try:
         load_settings(config, home=home)  # refuse bad settings here, not in the browser

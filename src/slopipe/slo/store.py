@@ -40,6 +40,7 @@ slo_versions = sa.Table(
     sa.Column("author", sa.String),
     sa.Column("reason", sa.Text),
     sa.Column("created_at", UTC_TIME),
+    sa.Column("source_format", sa.String),
 )
 evaluations = sa.Table(
     "evaluations",
@@ -55,6 +56,8 @@ evaluations = sa.Table(
     sa.Column("error_budget_remaining", sa.Float),
     sa.Column("state", sa.String),
     sa.Column("details", sa.Text),
+    sa.Column("objective_ratio", sa.Float),
+    sa.Column("coverage", sa.Float),
 )
 anomalies = sa.Table(
     "anomalies",
@@ -121,6 +124,7 @@ class StoredSlo:
     author: str
     reason: str
     created_at: datetime
+    source_format: str = "openslo"
 
 
 class SloStore:
@@ -152,13 +156,18 @@ class SloStore:
     # -- definitions -------------------------------------------------------------------------
 
     def apply(
-        self, documents: Iterable[tuple[str, dict]], author: str, reason: str
+        self,
+        documents: Iterable[tuple[str, dict]],
+        author: str,
+        reason: str,
+        source_format: str = "openslo",
+        now: datetime | None = None,
     ) -> list[tuple[str, int, bool]]:
         """Store each (name, OpenSLO document); a changed document becomes a new version.
 
         Returns (name, version, changed) per document. All of them are stored, or none.
         """
-        now = datetime.now(UTC)
+        now = now or datetime.now(UTC)
         results = []
         with self.transaction() as tx:
             for name, document in documents:
@@ -175,6 +184,7 @@ class SloStore:
                         author=author,
                         reason=reason,
                         created_at=now,
+                        source_format=source_format,
                     )
                 )
                 results.append((name, version, True))
@@ -243,6 +253,7 @@ class SloStore:
             return [_stored(row) for row in tx.execute(query)]
 
     def history(self, name: str) -> list[StoredSlo]:
+        """Every version of one SLO, oldest first."""
         query = (
             sa.select(slo_versions)
             .where(slo_versions.c.name == name)
@@ -251,7 +262,24 @@ class SloStore:
         with self.transaction() as tx:
             return [_stored(row) for row in tx.execute(query)]
 
+    def versions(self) -> dict[str, list[StoredSlo]]:
+        """Every version of every SLO, by name, oldest first (one query)."""
+        query = sa.select(slo_versions).order_by(slo_versions.c.name, slo_versions.c.version)
+        found: dict[str, list[StoredSlo]] = {}
+        with self.transaction() as tx:
+            for row in tx.execute(query):
+                found.setdefault(row.name, []).append(_stored(row))
+        return found
+
     # -- evaluations, anomalies, watermarks --------------------------------------------------
+
+    def evaluations(self, name: str | None = None) -> pd.DataFrame:
+        """Stored evaluations (each names the SLO version it used), oldest first."""
+        query = sa.select(evaluations).order_by(evaluations.c.id)
+        if name is not None:
+            query = query.where(evaluations.c.name == name)
+        with self.transaction() as tx:
+            return pd.DataFrame(tx.execute(query).mappings().all())
 
     def record_evaluations(self, rows: list[dict]) -> None:
         if rows:
@@ -379,6 +407,7 @@ def _stored(row: sa.Row) -> StoredSlo:
         author=row.author,
         reason=row.reason,
         created_at=utc(row.created_at),
+        source_format=row.source_format or "openslo",
     )
 
 

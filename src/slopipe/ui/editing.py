@@ -8,7 +8,7 @@ PromQL: queries are not editable, and the store binds every value as a parameter
 Alert tiers are multi-window burn-rate alerts (SRE Workbook, ch. 5): a tier fires when the
 burn rate over both its long and its short window reaches its threshold. They are kept in
 the document as inline OpenSLO alert policies with `burnrate` conditions; `lookbackWindow`
-is the long window and `shortWindow` the short one.
+is the long window and `alertAfter` the short one, as the SLO engine reads them.
 """
 
 from __future__ import annotations
@@ -21,13 +21,17 @@ import yaml
 
 from slopipe.errors import SloValidationError
 from slopipe.slo import openslo
-from slopipe.slo.evaluate import BURN_WINDOWS
+from slopipe.slo.durations import format_duration
+from slopipe.slo.evaluate import BURN_WINDOWS as _BURN_WINDOWS
 from slopipe.slo.model import SloDefinition
 
 # TODO: read and write tiers through the SLO engine's burn-rate tier catalogue once it is
 # merged (issue 4); until then the UI owns this inline format.
 SEVERITIES = ("page", "ticket")
 METHODS = openslo.METHODS
+
+#: The burn-rate windows a tier may use, by their OpenSLO duration ("5m", "1h", ...).
+BURN_WINDOWS = {format_duration(w): w for w in _BURN_WINDOWS}
 
 
 @dataclass(frozen=True)
@@ -75,7 +79,7 @@ def tiers_of(document: dict) -> tuple[AlertTier, ...]:
                         str(spec.get("severity", "page")),
                         float(found.get("threshold", 0)),
                         str(found.get("lookbackWindow", "")),
-                        str(found.get("shortWindow", "")),
+                        str(found.get("alertAfter", found.get("shortWindow", ""))),
                     )
                 )
     return tuple(tiers) or DEFAULT_TIERS
@@ -118,7 +122,7 @@ def validate(document: dict) -> SloDefinition:
     """Parse with the SLO engine and check the tiers; raises `SloValidationError`."""
     definition = openslo.parse_slo(document, where="edited SLO")
     for i, tier in enumerate(tiers_of(document)):
-        _check_tier(definition, tier, f"spec.alertPolicies[{i}]")
+        _check_tier(definition, tier, f"spec.alertPolicies[{i}].spec.conditions[0].spec")
     return definition
 
 
@@ -130,12 +134,16 @@ def _check_tier(definition: SloDefinition, tier: AlertTier, field: str) -> None:
     if tier.severity not in SEVERITIES:
         fail("severity", f"is {tier.severity!r}; use one of {', '.join(SEVERITIES)}")
     if not tier.burn_rate > 0:
-        fail("threshold", "the burn rate threshold must be above 0")
-    for part, window in (("lookbackWindow", tier.long_window), ("shortWindow", tier.short_window)):
+        fail("condition.threshold", "the burn rate threshold must be above 0")
+    windows = (("lookbackWindow", tier.long_window), ("alertAfter", tier.short_window))
+    for part, window in windows:
         if window not in usable:
-            fail(part, f"is {window!r}; use one of {', '.join(usable)} (shorter than the window)")
+            fail(
+                f"condition.{part}",
+                f"is {window!r}; use one of {', '.join(usable)} (shorter than the window)",
+            )
     if BURN_WINDOWS[tier.short_window] >= BURN_WINDOWS[tier.long_window]:
-        fail("shortWindow", "must be shorter than lookbackWindow")
+        fail("condition.alertAfter", "must be shorter than lookbackWindow")
 
 
 def _policy(document: dict, index: int, tier: AlertTier) -> dict:
@@ -145,7 +153,7 @@ def _policy(document: dict, index: int, tier: AlertTier) -> dict:
         "op": "gte",
         "threshold": float(tier.burn_rate),
         "lookbackWindow": tier.long_window,
-        "shortWindow": tier.short_window,
+        "alertAfter": tier.short_window,
     }
     return {
         "kind": "AlertPolicy",

@@ -10,7 +10,6 @@ import pandas as pd
 import streamlit as st
 
 from slopipe.errors import SloConflictError, SloError, SloValidationError
-from slopipe.slo.evaluate import BURN_WINDOWS
 from slopipe.ui import charts, editing, replay
 from slopipe.ui.views import common
 
@@ -104,7 +103,7 @@ def _form(name: str, base) -> editing.Proposal:
 def _tiers(tiers, key: str) -> tuple[editing.AlertTier, ...]:
     st.markdown("**Alert tiers** (multi-window burn rate: fires when both windows reach it)")
     frame = pd.DataFrame([t.__dict__ for t in tiers])
-    windows = list(BURN_WINDOWS)
+    windows = list(editing.BURN_WINDOWS)
     edited = st.data_editor(
         frame,
         num_rows="dynamic",

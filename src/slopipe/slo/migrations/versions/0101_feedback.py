@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0101"
-down_revision = "0001"
+down_revision = "0002"
 
 UTC_TIME = sa.DateTime(timezone=True)
 

@@ -1,0 +1,60 @@
+"""PromQL for SLI sources: what slopipe reads from the lake, written for Prometheus."""
+
+from __future__ import annotations
+
+import math
+import re
+
+from slopipe.slo.model import MetricSource, RatioIndicator, format_le
+
+WINDOW = "{{.window}}"
+
+
+def selector(source: MetricSource) -> str:
+    """The series selector of a lake source (lake names are selectors already)."""
+    if source.le is None:
+        return str(source.series)
+    # Exporters write bucket bounds differently (Go "1", Python "1.0"): match both.
+    python = {repr(source.le)} if source.le != math.inf else set()
+    forms = sorted({format_le(source.le)} | python)
+    if len(forms) == 1:
+        le = f'le="{forms[0]}"'
+    else:
+        le = 'le=~"' + "|".join(re.sub(r"([.+])", r"\\\\\1", f) for f in forms) + '"'
+    return f"{source.series}{{{','.join(m for m in (source.matchers, le) if m)}}}"
+
+
+def rate(source: MetricSource, window: str) -> str:
+    """Per-second rate of a counter source summed to one series, over `window`.
+
+    A Sloth-style query holding `{{.window}}` is used as written; a plain query or a lake
+    series is taken for a counter selector.
+    """
+    if source.type == "prometheus" and WINDOW in str(source.query):
+        return str(source.query).replace(WINDOW, window)
+    text = str(source.query) if source.type == "prometheus" else selector(source)
+    return f"sum(rate({text}[{window}]))"
+
+
+def error_rate(indicator: RatioIndicator, window: str) -> str:
+    """Bad events per second. A bad series that does not exist yet counts as zero (`or
+    vector(0)`): without it the ratio has no value at all until the first error."""
+    if indicator.bad is not None:
+        return f"({rate(indicator.bad, window)} or vector(0))"
+    total, good = rate(indicator.total, window), rate(indicator.good, window)
+    return f"({total} - ({good} or vector(0)))"
+
+
+def error_ratio(indicator: RatioIndicator, window: str) -> str:
+    """Bad over total within one window: a ratio of sums."""
+    return f"{error_rate(indicator, window)}\n/\n{rate(indicator.total, window)}"
+
+
+def total_increase(indicator: RatioIndicator, window: str) -> str:
+    return f"({rate(indicator.total, window)} * {_seconds(window)})"
+
+
+def _seconds(window: str) -> int:
+    from slopipe.slo.durations import parse_duration
+
+    return int(parse_duration(window).total_seconds())
