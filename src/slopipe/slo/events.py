@@ -69,10 +69,15 @@ def _series(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
 def _ratio_parts(
     indicator: RatioIndicator, data: dict
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Times, bad and total counts on the total's steps. A bad series that does not exist
-    yet (no error so far) counts as zero bad events, not as missing data."""
-    times, total = _series(data[indicator.total])
-    part = _aligned(*_series(data[indicator.good or indicator.bad]), times)
+    """Times, bad and total counts on the union of both series' timestamps, a side with no
+    sample at a time counting zero there: a scrape missed by one series loses none of the
+    other's events. A bad series that does not exist yet (no error so far) counts as zero
+    bad events, not as missing data."""
+    total_times, total_values = _series(data[indicator.total])
+    part_times, part_values = _series(data[indicator.good or indicator.bad])
+    times = np.union1d(total_times, part_times)
+    total = _aligned(total_times, total_values, times)
+    part = _aligned(part_times, part_values, times)
     bad = np.clip(total - part, 0.0, None) if indicator.good is not None else part
     return times, bad, total
 
