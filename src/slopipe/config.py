@@ -18,9 +18,9 @@ from typing import Any
 
 import yaml
 from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
-from slopipe.errors import ConfigError
+from slopipe.errors import ConfigError, yaml_problem
 
 
 class PrometheusSettings(BaseModel):
@@ -123,7 +123,17 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
     except ValidationError as err:
         first = err.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "settings"
-        raise ConfigError(f"setting {where}: {first['msg']}") from None
+        variable = "SLOPIPE_" + where.upper().replace(".", "__")
+        raise ConfigError(
+            f"setting {where} ({variable} or the config file) is {first.get('input')!r}: "
+            f"{first['msg']}"
+        ) from None
+    except SettingsError as err:
+        cause = str(err.__cause__ or err).splitlines()[0]
+        raise ConfigError(
+            f"{err}: {cause} (lists and mappings in SLOPIPE_* variables are JSON, "
+            "e.g. SLOPIPE_PROMETHEUS__SELECTORS='[\"up\"]')"
+        ) from None
 
 
 def _env_path(name: str) -> Path | None:
@@ -137,7 +147,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML: {err}") from None
+        raise ConfigError(f"{path}: not valid YAML: {yaml_problem(err)}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of settings at the top level")
     return data

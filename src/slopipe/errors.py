@@ -83,3 +83,12 @@ def wrap(context: str, error: SlopipeError) -> SlopipeError:
     Exception.__init__(wrapped, f"{context}: {error}")
     wrapped.__dict__.update(error.__dict__)
     return wrapped
+
+
+def yaml_problem(err: Exception) -> str:
+    """A YAML parse error in one line, with its line and column when known."""
+    mark = getattr(err, "problem_mark", None)
+    problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+    if mark is None:
+        return problem
+    return f"line {mark.line + 1}, column {mark.column + 1}: {problem}"

@@ -26,6 +26,7 @@ from slopipe.collect.raw import collect_into
 from slopipe.collect.samples import split_finite
 from slopipe.config import Settings
 from slopipe.detect.model import AnomalyModel
+from slopipe.errors import ConfigError, InputError
 from slopipe.lake import Lake
 from slopipe.monitor.scoring import score_new
 from slopipe.prepare import FEATURES, build_features, prepare
@@ -89,9 +90,10 @@ def run(
     if slos_file is None and source == "demo":
         slos_file = demo_slo_file()
     definitions = openslo.load_file(slos_file) if slos_file else []
+    _refuse_repeated_names(definitions, slos_file)
 
     on_stage("collect")
-    settings.home.mkdir(parents=True, exist_ok=True)
+    _make_home(settings.home)
     lake = Lake(settings.lake_path)
     if source == "prometheus":
         # The raw-sample collector stores as it reads; prepare reads the series back.
@@ -104,6 +106,7 @@ def run(
     summary.duplicates = int(samples.duplicated(["series", "timestamp"]).sum())
 
     on_stage("store")
+    _refuse_too_few(samples, source)
     store = SloStore(settings.slo_db_url)
     known = set(lake.series_names()) | set(samples["series"])
     for definition, _ in definitions:
@@ -191,6 +194,34 @@ def run(
     summary.alerts = outbox.enqueue(store, raised)
     summary.alerts_sent = outbox.deliver(store, settings.alertmanager_url)
     return summary
+
+
+#: Fewer samples than this cannot train a model (it needs 50 feature rows after the holdout).
+MIN_SAMPLES = 100
+
+
+def _make_home(home: Path) -> None:
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ConfigError(
+            f"home {home}: {err.strerror} (set --home or SLOPIPE_HOME to a folder)"
+        ) from None
+
+
+def _refuse_repeated_names(definitions: list, slos_file: Path | None) -> None:
+    names = [d.name for d, _ in definitions]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise InputError(f"{slos_file}: SLO name {repeated[0]!r} is used more than once")
+
+
+def _refuse_too_few(samples: pd.DataFrame, source: str) -> None:
+    if len(samples) < MIN_SAMPLES:
+        raise InputError(
+            f"{source}: {len(samples)} samples, too few to train a model "
+            f"(need at least {MIN_SAMPLES}; collect more history)"
+        )
 
 
 def _reason(slos_file: Path | None) -> str:

@@ -91,7 +91,7 @@ CASES = [
         "slo wrong kind",
         GOOD,
         SLOS.replace("kind: SLO", "kind: Service"),
-        "slo cpu-ok: kind: is 'Service', expected 'SLO'",
+        "slos.yaml: holds no SLO",
     ),
 ]
 

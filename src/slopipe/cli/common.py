@@ -17,10 +17,10 @@ out = Console()
 err = Console(stderr=True)
 
 HomeOption = Annotated[
-    Path | None, typer.Option("--home", help="Folder of local state [env: SLOPIPE_HOME]")
+    Path | None, typer.Option("--home", help="Folder of local state \\[env: SLOPIPE_HOME]")
 ]
 ConfigOption = Annotated[
-    Path | None, typer.Option("--config", help="YAML settings file [env: SLOPIPE_CONFIG]")
+    Path | None, typer.Option("--config", help="YAML settings file \\[env: SLOPIPE_CONFIG]")
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
 

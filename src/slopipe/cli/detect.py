@@ -12,11 +12,11 @@ from rich.table import Table
 
 from slopipe.cli.common import ConfigOption, HomeOption, JsonOption, err, fail, out
 from slopipe.config import load_settings
-from slopipe.errors import SlopipeError
+from slopipe.errors import LakeError, SlopipeError
 
 SchedulerOption = Annotated[
     str | None,
-    typer.Option("--scheduler", help="Dask scheduler address [env: SLOPIPE_DASK_SCHEDULER]"),
+    typer.Option("--scheduler", help="Dask scheduler address \\[env: SLOPIPE_DASK_SCHEDULER]"),
 ]
 WorkersOption = Annotated[
     int | None, typer.Option("--workers", min=1, help="Start a local Dask cluster of N processes")
@@ -43,6 +43,11 @@ def detect(
         settings = load_settings(config, home=home)
         lake = Lake(settings.lake_path)
         names = series or lake.series_names()
+        unknown = sorted(set(names) - set(lake.series_names()))
+        if unknown:
+            raise LakeError(
+                f"series {unknown[0]!r} is not in the lake {lake.path} (see slopipe lake series)"
+            )
         address = scheduler or settings.dask_scheduler
         with Runner(address, workers) as runner, _progress(len(names), as_json) as advance:
             report = detect_all(

@@ -28,7 +28,10 @@ def collect(source: str, settings: Settings) -> pd.DataFrame:
     if source == "demo":
         return demo.generate()
     if source.startswith("csv:"):
-        return read_csv_source(Path(source.removeprefix("csv:")))
+        path = source.removeprefix("csv:").strip()
+        if not path:
+            raise ConfigError("source csv: names no path (use csv:FILE or csv:FOLDER)")
+        return read_csv_source(Path(path))
     if source == "prometheus":
         raise ConfigError("source prometheus stores into the lake: use raw.collect_into")
     raise ConfigError(f"source {source!r} is unknown: use {SOURCES}")

@@ -90,6 +90,8 @@ class GateScore:
             "f1": self.f1,
             "lift": self.lift,
             "p_value": self.p_value,
+            "false_alarm_episodes": self.false_alarm_episodes,
+            "false_alarms_per_day": self.false_alarms_per_day,
         }
 
 

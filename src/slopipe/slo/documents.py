@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from slopipe.errors import InputError, SloValidationError
+from slopipe.errors import InputError, SloValidationError, yaml_problem
 from slopipe.slo import sloth
 from slopipe.slo.model import SloDefinition
 from slopipe.slo.openslo import API_VERSION, parse_slo
@@ -31,7 +31,7 @@ def load_file(path: Path) -> list[tuple[SloDefinition, dict]]:
     try:
         documents = [d for d in yaml.safe_load_all(path.read_text()) if d is not None]
     except yaml.YAMLError as err:
-        raise InputError(f"{path}: not valid YAML: {str(err).splitlines()[0]}") from None
+        raise InputError(f"{path}: not valid YAML: {yaml_problem(err)}") from None
     slos = parse_documents(documents, where=str(path))
     if not slos:
         raise InputError(f"{path}: holds no SLO (OpenSLO kind SLO, or a Sloth spec)")
