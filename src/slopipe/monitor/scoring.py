@@ -8,7 +8,7 @@ so a crash never scores a sample twice nor skips one.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import pandas as pd
@@ -28,6 +28,7 @@ class ScoreResult:
     anomalies: int
     new_anomalies: int
     flagged: pd.DataFrame
+    latest_scores: dict[str, float] = field(default_factory=dict)
 
 
 def score_new(
@@ -39,7 +40,7 @@ def score_new(
 ) -> ScoreResult:
     """Score rows after each series' watermark (or after `first_start` when it has none)."""
     marks = store.watermarks()
-    scored_parts, until = [], {}
+    scored_parts, until, log_rows = [], {}, []
     for series, default_start in sorted(first_start.items()):
         after = marks.get(series, default_start)
         samples = lake.read(series, start=pd.Timestamp(after) - CONTEXT)
@@ -50,13 +51,21 @@ def score_new(
         if not fresh.empty:
             scored_parts.append(fresh)
             until[series] = fresh["timestamp"].max().to_pydatetime()
+            log_rows.append(
+                {
+                    "series": series,
+                    "scored_after": pd.Timestamp(after).to_pydatetime(),
+                    "scored_until": until[series],
+                    "samples": len(fresh),
+                }
+            )
     scored = (
         pd.concat(scored_parts, ignore_index=True)
         if scored_parts
         else pd.DataFrame(columns=["timestamp", "series", "value", "anomaly_score", "is_anomaly"])
     )
     flagged = scored[scored["is_anomaly"].astype(bool)]
-    new = store.record_scores(flagged, model_version, until)
+    new = store.record_scores(flagged, model_version, until, log_rows)
     log.info(
         "scored %d sample(s) of %d series: %d anomalies, %d new",
         len(scored),
@@ -64,4 +73,6 @@ def score_new(
         len(flagged),
         new,
     )
-    return ScoreResult(len(scored), len(flagged), new, flagged)
+    last = scored.sort_values("timestamp").groupby("series")["anomaly_score"].last()
+    latest = {str(k): float(v) for k, v in last.items()}
+    return ScoreResult(len(scored), len(flagged), new, flagged, latest)
