@@ -49,6 +49,7 @@ class MonitorSettings(BaseModel):
     runbook_url: str = "https://runbooks.example/slopipe"
     drift_psi: float = Field(default=0.25, gt=0.0)
     anomaly_rate_factor: float = Field(default=10.0, gt=1.0)
+    retrain: bool = True
     retrain_every_seconds: float | None = None
     retrain_cooldown_seconds: float = Field(default=3600.0, ge=0.0)
     drift_min_samples: int = Field(default=200, gt=0)

@@ -124,7 +124,7 @@ def run(
         settings,
         registry,
         features,
-        _example(samples),
+        example_rows(samples),
         statuses,
         slo_series,
         on_stage=on_stage,
@@ -330,7 +330,7 @@ def _params(model: AnomalyModel, train: pd.DataFrame) -> dict:
     }
 
 
-def _example(samples: pd.DataFrame) -> pd.DataFrame:
+def example_rows(samples: pd.DataFrame) -> pd.DataFrame:
     first = samples.sort_values(["series", "timestamp"]).groupby("series").head(20)
     example = first[["timestamp", "series", "value"]].head(20).copy()
     example["timestamp"] = example["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")

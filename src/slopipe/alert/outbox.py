@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
@@ -76,7 +76,7 @@ def sync(store: SloStore, desired: list[Alert], now: datetime) -> SyncResult:
                     .values(annotations=annotations)
                 )
             else:
-                tx.execute(alerts.insert().values(_row(alert, now, key)))
+                tx.execute(alerts.insert().values(_row(_after_last(tx, alert, key), now, key)))
                 opened += 1
         for key, row in current.items():
             if key not in wanted:
@@ -93,6 +93,16 @@ def sync(store: SloStore, desired: list[Alert], now: datetime) -> SyncResult:
                 )
                 resolved += 1
     return SyncResult(opened, resolved, len(wanted))
+
+
+def _after_last(tx, alert: Alert, key: str) -> Alert:
+    """The alert, starting no earlier than the end of its identity's last episode."""
+    ended = tx.execute(
+        sa.select(sa.func.max(alerts.c.ends_at)).where(alerts.c.identity == key)
+    ).scalar_one_or_none()
+    if ended is None or utc(ended) < utc(alert.starts_at):
+        return alert
+    return replace(alert, starts_at=utc(ended) + timedelta(seconds=1), fingerprint="")
 
 
 def enqueue(store: SloStore, new: list[Alert]) -> int:
@@ -174,6 +184,8 @@ def _decoded(row) -> dict:
         "annotations": json.loads(row["annotations"]),
         "starts_at": utc(row["starts_at"]),
         "ends_at": utc(row["ends_at"]),
+        "next_attempt_at": utc(row["next_attempt_at"]),
+        "posted_at": utc(row["posted_at"]),
         "generator_url": json.loads(row["annotations"]).get("dashboard", ""),
     }
 

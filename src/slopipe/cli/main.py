@@ -19,7 +19,7 @@ from rich.logging import RichHandler
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from slopipe.cli import model
+from slopipe.cli import model, monitor, serve
 from slopipe.cli.common import ConfigOption, HomeOption, JsonOption, err, fail, out
 from slopipe.config import load_settings
 from slopipe.errors import SlopipeError
@@ -32,6 +32,8 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(model.app, name="model")
+app.command("monitor")(monitor.monitor)
+app.command("serve")(serve.serve)
 
 
 @app.callback()
