@@ -75,6 +75,7 @@ def prepare_home(home: Path, config: dict) -> None:
     from slopipe.slo.store import SloStore
 
     home.mkdir(parents=True)
+    os.environ.pop("MLFLOW_TRACKING_URI", None)  # MLflow sets it to the last URI it was given
     settings = load_settings(None, home=home)
     history = latency_history(pd.Timestamp.now(tz="UTC"), hours=2.1)
     Lake(settings.lake_path).append(history)
