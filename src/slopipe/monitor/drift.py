@@ -11,6 +11,10 @@ import numpy as np
 import pandas as pd
 
 EPSILON = 1e-4
+#: Features are z-scores; a reference spread (IQR) under this is treated as constant, and
+#: recent values are only told apart when they leave the reference median by `WIDE_BIN`.
+MIN_SPREAD = 0.1
+WIDE_BIN = 1.0
 
 
 def psi(reference: np.ndarray, recent: np.ndarray, bins: int | None = None) -> float:
@@ -23,6 +27,10 @@ def psi(reference: np.ndarray, recent: np.ndarray, bins: int | None = None) -> f
     0.0
     >>> psi(np.zeros(100), np.zeros(100))
     0.0
+    >>> psi(np.full(100, 0.02), np.full(30, -0.01))  # a near-constant feature: no drift
+    0.0
+    >>> psi(np.full(100, 0.02), np.full(30, 5.0)) > 1
+    True
     """
     reference = reference[np.isfinite(reference)]
     recent = recent[np.isfinite(recent)]
@@ -30,6 +38,10 @@ def psi(reference: np.ndarray, recent: np.ndarray, bins: int | None = None) -> f
         return 0.0
     bins = bins or min(10, max(2, len(recent) // 10))
     inner = np.unique(np.quantile(reference, np.linspace(0, 1, bins + 1)[1:-1]))
+    if np.subtract(*np.quantile(reference, [0.75, 0.25])) < MIN_SPREAD:
+        # Quantiles of a near-constant feature would split noise: compare wide bins instead.
+        middle = float(np.median(reference))
+        inner = np.array([middle - WIDE_BIN, middle + WIDE_BIN])
     expected = _shares(reference, inner)
     actual = _shares(recent, inner)
     return float(np.sum((actual - expected) * np.log(actual / expected)))
