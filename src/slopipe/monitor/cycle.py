@@ -16,7 +16,7 @@ from slopipe.alert import outbox
 from slopipe.alert.policy import Links, SloContext, decide_alerts, open_episodes
 from slopipe.config import Settings
 from slopipe.detect.model import AnomalyModel
-from slopipe.errors import CollectError, SlopipeError
+from slopipe.errors import CollectError, ConfigError, SlopipeError
 from slopipe.lake import Lake
 from slopipe.monitor.collecting import collect_new, gap_seconds
 from slopipe.monitor.metrics import MonitorMetrics
@@ -62,6 +62,11 @@ class Monitor:
     """The state one monitor process keeps between cycles: stores, champion, metrics."""
 
     def __init__(self, settings: Settings, metrics: MonitorMetrics | None = None):
+        if not settings.prometheus.url or not settings.prometheus.selectors:
+            raise ConfigError(
+                "the monitor needs prometheus.url and prometheus.selectors "
+                "(SLOPIPE_PROMETHEUS__URL, or the config file)"
+            )
         settings.home.mkdir(parents=True, exist_ok=True)
         self.settings = settings
         self.metrics = metrics or MonitorMetrics()
@@ -157,9 +162,7 @@ class Monitor:
     def _alert(self, report, statuses, slos, now: datetime) -> None:
         settings = self.settings.monitor
         gap = timedelta(seconds=settings.anomaly_group_seconds)
-        recent = self.store.anomalies()
-        if not recent.empty:
-            recent = recent[recent["timestamp"] > pd.Timestamp(now) - 2 * gap]
+        recent = self.store.anomalies(since=now - 2 * gap)
         episodes = open_episodes(recent, now, gap)
         links = Links(self.settings.ui_url, settings.runbook_url)
         desired = decide_alerts(statuses, slos, episodes, now, links)

@@ -8,8 +8,8 @@ Triggers, checked every cycle:
 |               | `monitor.drift_psi` (0.25) on any series the champion was trained on     |
 | anomaly_rate  | the anomaly rate of the last hour is over `anomaly_rate_factor` (10)      |
 |               | times the expected rate (the model's contamination)                      |
-| missed_breach | an SLO burned budget in a slice of the last hour where the model flagged |
-|               | no anomaly on any series the SLO reads                                   |
+| missed_breach | a breached SLO burned budget in slices of the last hour, and the model   |
+|               | flagged no anomaly on the SLO's series in any of them                    |
 | schedule      | `retrain_every_seconds` passed since the last retraining                 |
 | no_champion   | there is no champion yet                                                 |
 
@@ -137,20 +137,19 @@ class Retrainer:
         scored = log_rows[log_rows["scored_until"] > since]["samples"].sum()
         if scored < self.settings.monitor.drift_min_samples:
             return None
-        found = self.store.anomalies()
-        flagged = 0 if found.empty else int((found["timestamp"] > since).sum())
+        flagged = len(self.store.anomalies(since=since))
         rate, expected = flagged / scored, model.contamination
         if rate <= self.settings.monitor.anomaly_rate_factor * expected:
             return None
         return {"name": "anomaly_rate", "figures": {"anomaly_rate": rate, "expected": expected}}
 
     def _missed_breach(self, statuses, slos, now: datetime) -> dict | None:
-        found = self.store.anomalies()
         since = pd.Timestamp(now) - RECENT
+        found = self.store.anomalies(since=since - RECENT)
         for status in statuses:
             series = slos.get(status.name).series if status.name in slos else ()
             periods = [(s, e) for s, e in status.bad_periods if e > since]
-            if not periods or not series:
+            if status.state != "breached" or not periods or not series:
                 continue
             mine = found[found["series"].isin(series)] if not found.empty else found
             caught = (

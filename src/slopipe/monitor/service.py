@@ -18,7 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from slopipe.config import Settings
-from slopipe.errors import SlopipeError
+from slopipe.errors import ConfigError, SlopipeError
 from slopipe.monitor.cycle import CycleReport, Monitor
 
 log = logging.getLogger(__name__)
@@ -65,7 +65,12 @@ def serve_http(monitor: Monitor, health: Health, host: str, port: int) -> Thread
         def log_message(self, *args):
             pass
 
-    server = ThreadingHTTPServer((host, port), Handler)
+    try:
+        server = ThreadingHTTPServer((host, port), Handler)
+    except OSError as err:
+        raise ConfigError(
+            f"monitor.metrics_port {port} on {host}: {err.strerror} (choose another --port)"
+        ) from None
     threading.Thread(target=server.serve_forever, name="slopipe-http", daemon=True).start()
     log.info("monitor: /metrics and /healthz on http://%s:%d", host, server.server_address[1])
     return server

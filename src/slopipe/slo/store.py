@@ -303,10 +303,13 @@ class SloStore:
         with self.transaction() as tx:
             return {(row.series, utc(row.timestamp)) for row in tx.execute(query)}
 
-    def anomalies(self, series: str | None = None) -> pd.DataFrame:
+    def anomalies(self, series: str | None = None, since: datetime | None = None) -> pd.DataFrame:
+        """Stored anomalies, of one series and after `since` when given."""
         query = sa.select(anomalies).order_by(anomalies.c.series, anomalies.c.timestamp)
         if series is not None:
             query = query.where(anomalies.c.series == series)
+        if since is not None:
+            query = query.where(anomalies.c.timestamp > utc(since))
         with self.transaction() as tx:
             frame = pd.DataFrame(tx.execute(query).mappings().all())
         if not frame.empty:
