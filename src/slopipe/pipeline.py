@@ -189,10 +189,8 @@ def train_and_gate(
     train, holdout = _split_rows(features, split)
     model = AnomalyModel(contamination=settings.contamination).fit(train)
     held_scores = model.score_features(holdout)
-    params, metrics = (
-        _params(model, train),
-        {"train_rows": len(train), "holdout_rows": len(holdout)},
-    )
+    params = _params(model, train)
+    metrics = {"train_rows": len(train), "holdout_rows": len(holdout)}
     if trigger:
         params["trigger"] = trigger["name"]
         metrics |= {f"trigger_{k}": v for k, v in trigger.get("figures", {}).items()}
