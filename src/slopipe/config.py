@@ -60,6 +60,25 @@ class LakeSettings(BaseModel):
     file_retention_hours: float = Field(default=168.0, ge=0)
 
 
+class MonitorSettings(BaseModel):
+    """`slopipe monitor`: the cycle, its HTTP endpoints, alert delivery and retraining."""
+
+    interval_seconds: float = Field(default=60.0, gt=0.0)
+    collect_span_seconds: int = Field(default=600, gt=0)
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = 9464
+    repost_seconds: float = Field(default=60.0, gt=0.0)
+    backoff_max_seconds: float = Field(default=300.0, gt=0.0)
+    anomaly_group_seconds: float = Field(default=1800.0, gt=0.0)
+    runbook_url: str = "https://runbooks.example/slopipe"
+    drift_psi: float = Field(default=0.25, gt=0.0)
+    anomaly_rate_factor: float = Field(default=10.0, gt=1.0)
+    retrain: bool = True
+    retrain_every_seconds: float | None = None
+    retrain_cooldown_seconds: float = Field(default=3600.0, ge=0.0)
+    drift_min_samples: int = Field(default=200, gt=0)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="SLOPIPE_",
@@ -85,6 +104,7 @@ class Settings(BaseSettings):
     dask_scheduler: str | None = None
     prometheus: PrometheusSettings = Field(default_factory=PrometheusSettings)
     lake: LakeSettings = Field(default_factory=LakeSettings)
+    monitor: MonitorSettings = Field(default_factory=MonitorSettings)
 
     @property
     def lake_path(self) -> Path:

@@ -30,9 +30,9 @@ from slopipe.errors import ConfigError, InputError
 from slopipe.lake import Lake
 from slopipe.monitor.scoring import score_new
 from slopipe.prepare import FEATURES, build_features, prepare
-from slopipe.registry.mlflow_registry import Registry
+from slopipe.registry.mlflow_registry import RegisteredModel, Registry
 from slopipe.registry.plots import score_histogram, series_figure
-from slopipe.registry.validate import SloSlices, decide, with_feedback
+from slopipe.registry.validate import GateDecision, SloSlices, decide, with_feedback
 from slopipe.slo import openslo
 from slopipe.slo.evaluate import SloStatus
 from slopipe.slo.sources import Sources, check_series
@@ -125,57 +125,31 @@ def run(
     features = build_features(prepared)
 
     on_stage("slo")
-    statuses, slo_series = _evaluate_slos(store, sources, at)
+    statuses, slo_series = evaluate_slos(store, sources, at)
     summary.slos = [s.as_dict() for s in statuses]
     summary.slos_evaluated = len(statuses)
     summary.slos_breached = sum(s.state == "breached" for s in statuses)
 
     on_stage("train")
-    split = _holdout_split(features, settings.holdout_fraction)
-    train, holdout = _split_rows(features, split)
-    model = AnomalyModel(contamination=settings.contamination).fit(train)
     registry = Registry(settings)
-    held_scores = model.score_features(holdout)
-    candidate = registry.log_candidate(
-        model,
-        params=_params(model, train),
-        metrics={"train_rows": len(train), "holdout_rows": len(holdout)},
-        example=_example(samples),
-        figures={
-            "series_with_anomalies.png": series_figure(held_scores, max_series=12),
-            "score_distribution.png": score_histogram(held_scores, model.threshold),
-        },
-        documents={
-            "features.json": {"features": FEATURES},
-            "series.json": {
-                "series": model.training["series"],
-                "holdout_from": {k: v.isoformat() for k, v in split.items()},
-            },
-        },
+    outcome = train_and_gate(
+        settings,
+        registry,
+        features,
+        example_rows(samples),
+        statuses,
+        slo_series,
+        on_stage=on_stage,
+        feedback=store.feedback(),
     )
+    candidate, decision = outcome.candidate, outcome.decision
+    champion, champion_model, split = outcome.champion, outcome.champion_model, outcome.split
     summary.model_version, summary.model_uri = candidate.version, candidate.uri
-
-    on_stage("validate")
-    champion = registry.champion()
-    champion_model = registry.load(champion) if champion else None
-    slices = with_feedback(_gate_slices(statuses, slo_series, split), store.feedback())
-    decision = decide(
-        slices,
-        _flags(model, holdout),
-        _flags(champion_model, holdout) if champion_model else None,
-        false_alarms_per_day=settings.false_alarms_per_day,
-    )
     summary.promoted, summary.promotion_reason = decision.promote, decision.reason
     summary.gate = {
         "candidate": decision.candidate.as_dict() if decision.candidate else None,
         "champion": decision.champion.as_dict() if decision.champion else None,
     }
-    registry.note(candidate.version, "validation", decision.reason)
-    if decision.candidate:
-        registry.log_gate(candidate.run_id, decision.candidate.as_dict())
-    if decision.promote:
-        registry.promote(candidate.version, decision.reason)
-        champion, champion_model = candidate, model
     summary.champion_version = champion.version if champion else None
 
     on_stage("score")
@@ -224,11 +198,86 @@ def _refuse_too_few(samples: pd.DataFrame, source: str) -> None:
         )
 
 
+@dataclass
+class TrainOutcome:
+    """What `train_and_gate` did: the candidate, the gate's decision, the champion after."""
+
+    candidate: RegisteredModel
+    model: AnomalyModel
+    decision: GateDecision
+    champion: RegisteredModel | None
+    champion_model: AnomalyModel | None
+    split: dict[str, datetime]
+
+
+def train_and_gate(
+    settings: Settings,
+    registry: Registry,
+    features: pd.DataFrame,
+    example: pd.DataFrame,
+    statuses: list[SloStatus],
+    slo_series: dict[str, tuple[str, ...]],
+    trigger: dict | None = None,
+    on_stage: OnStage = lambda stage: None,
+    feedback: pd.DataFrame | None = None,
+) -> TrainOutcome:
+    """Train a candidate on `features`, log it, run the validation gate, promote or not.
+
+    The newest `holdout_fraction` of each series is held out for the gate. `trigger` (a
+    name and its figures) is recorded on the MLflow run: `trigger` as a parameter, numbers
+    as `trigger_*` metrics. `feedback` (people's verdicts on anomalies, as
+    `SloStore.feedback()` gives them) joins the gate's labels.
+    """
+    split = _holdout_split(features, settings.holdout_fraction)
+    train, holdout = _split_rows(features, split)
+    model = AnomalyModel(contamination=settings.contamination).fit(train)
+    held_scores = model.score_features(holdout)
+    params = _params(model, train)
+    metrics = {"train_rows": len(train), "holdout_rows": len(holdout)}
+    if trigger:
+        params["trigger"] = trigger["name"]
+        metrics |= {f"trigger_{k}": v for k, v in trigger.get("figures", {}).items()}
+    candidate = registry.log_candidate(
+        model,
+        params=params,
+        metrics=metrics,
+        example=example,
+        figures={
+            "series_with_anomalies.png": series_figure(held_scores, max_series=12),
+            "score_distribution.png": score_histogram(held_scores, model.threshold),
+        },
+        documents={
+            "features.json": {"features": FEATURES},
+            "series.json": {
+                "series": model.training["series"],
+                "holdout_from": {k: v.isoformat() for k, v in split.items()},
+            },
+        },
+    )
+
+    on_stage("validate")
+    champion = registry.champion()
+    champion_model = registry.load(champion) if champion else None
+    decision = decide(
+        with_feedback(_gate_slices(statuses, slo_series, split), feedback),
+        _flags(model, holdout),
+        _flags(champion_model, holdout) if champion_model else None,
+        false_alarms_per_day=settings.false_alarms_per_day,
+    )
+    registry.note(candidate.version, "validation", decision.reason)
+    if decision.candidate:
+        registry.log_gate(candidate.run_id, decision.candidate.as_dict())
+    if decision.promote:
+        registry.promote(candidate.version, decision.reason)
+        champion, champion_model = candidate, model
+    return TrainOutcome(candidate, model, decision, champion, champion_model, split)
+
+
 def _reason(slos_file: Path | None) -> str:
     return f"applied from {slos_file}" if slos_file else "applied"
 
 
-def _evaluate_slos(
+def evaluate_slos(
     store: SloStore, sources: Sources, at: datetime | None
 ) -> tuple[list[SloStatus], dict[str, tuple[str, ...]]]:
     evaluated = evaluate_store(store, sources, sources.window_end, at)
@@ -302,7 +351,7 @@ def _params(model: AnomalyModel, train: pd.DataFrame) -> dict:
     }
 
 
-def _example(samples: pd.DataFrame) -> pd.DataFrame:
+def example_rows(samples: pd.DataFrame) -> pd.DataFrame:
     first = samples.sort_values(["series", "timestamp"]).groupby("series").head(20)
     example = first[["timestamp", "series", "value"]].head(20).copy()
     example["timestamp"] = example["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")

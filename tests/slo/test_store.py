@@ -105,4 +105,4 @@ def test_a_store_made_by_revision_0001_is_upgraded_keeping_its_slos(db_url):
     assert (old.version, old.author, old.source_format) == (1, "ana", "openslo")
     with store.engine.connect() as connection:
         revision = connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
-    assert revision == "0101"  # the newest revision, after 0002
+    assert revision == "0201"  # the newest revision, after 0002

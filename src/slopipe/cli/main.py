@@ -19,7 +19,7 @@ from rich.logging import RichHandler
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from slopipe.cli import collect, detect, evaluate, feedback, lake, model, ui
+from slopipe.cli import collect, detect, evaluate, feedback, lake, model, monitor, serve, ui
 from slopipe.cli import slo as slo_cli
 from slopipe.cli.common import ConfigOption, HomeOption, JsonOption, err, fail, out
 from slopipe.config import load_settings
@@ -40,6 +40,8 @@ app.add_typer(model.app, name="model")
 app.add_typer(slo_cli.app, name="slo")
 app.add_typer(ui.app, name="ui")
 app.add_typer(feedback.app, name="feedback")
+app.command("monitor")(monitor.monitor)
+app.command("serve")(serve.serve)
 
 
 @app.callback()

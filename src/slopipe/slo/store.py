@@ -104,6 +104,28 @@ alerts = sa.Table(
     sa.Column("last_error", sa.Text),
     sa.Column("created_at", UTC_TIME),
     sa.Column("updated_at", UTC_TIME),
+    sa.Column("identity", sa.String),
+    sa.Column("state", sa.String),
+    sa.Column("next_attempt_at", UTC_TIME),
+    sa.Column("posted_at", UTC_TIME),
+)
+monitor_state = sa.Table(
+    "monitor_state",
+    metadata,
+    sa.Column("key", sa.String, primary_key=True),
+    sa.Column("value", sa.Text),
+    sa.Column("updated_at", UTC_TIME),
+)
+score_log = sa.Table(
+    "score_log",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("series", sa.String),
+    sa.Column("scored_after", UTC_TIME),
+    sa.Column("scored_until", UTC_TIME),
+    sa.Column("samples", sa.Integer),
+    sa.Column("model_version", sa.String),
+    sa.Column("scored_at", UTC_TIME),
 )
 
 
@@ -292,11 +314,17 @@ class SloStore:
         return {row.series: utc(row.scored_until) for row in rows}
 
     def record_scores(
-        self, found: pd.DataFrame, model_version: str, scored_until: dict[str, datetime]
+        self,
+        found: pd.DataFrame,
+        model_version: str,
+        scored_until: dict[str, datetime],
+        log_rows: list[dict] | None = None,
     ) -> int:
         """Store new anomalies and move the scoring watermarks, atomically.
 
-        `found` has series, timestamp and anomaly_score. Returns how many anomalies were new.
+        `found` has series, timestamp and anomaly_score; `log_rows` (series, scored_after,
+        scored_until, samples) go to `score_log` in the same transaction. Returns how many
+        anomalies were new.
         """
         now = datetime.now(UTC)
         known = self._known_anomalies(found)
@@ -314,10 +342,34 @@ class SloStore:
         with self.transaction() as tx:
             if fresh:
                 tx.execute(anomalies.insert(), fresh)
+            if log_rows:
+                rows = [{**r, "model_version": model_version, "scored_at": now} for r in log_rows]
+                tx.execute(score_log.insert(), rows)
             for series, until in scored_until.items():
                 tx.execute(score_watermarks.delete().where(score_watermarks.c.series == series))
                 tx.execute(score_watermarks.insert().values(series=series, scored_until=utc(until)))
         return len(fresh)
+
+    def get_state(self, key: str) -> str | None:
+        """A monitor fact kept across restarts (see `set_state`), or None."""
+        query = sa.select(monitor_state.c.value).where(monitor_state.c.key == key)
+        with self.transaction() as tx:
+            return tx.execute(query).scalar_one_or_none()
+
+    def set_state(self, values: dict[str, str]) -> None:
+        now = datetime.now(UTC)
+        with self.transaction() as tx:
+            for key, value in values.items():
+                tx.execute(monitor_state.delete().where(monitor_state.c.key == key))
+                tx.execute(monitor_state.insert().values(key=key, value=value, updated_at=now))
+
+    def score_log(self) -> pd.DataFrame:
+        with self.transaction() as tx:
+            frame = pd.DataFrame(tx.execute(sa.select(score_log)).mappings().all())
+        for column in ("scored_after", "scored_until"):
+            if not frame.empty:
+                frame[column] = pd.to_datetime(frame[column], utc=True)
+        return frame
 
     def _known_anomalies(self, found: pd.DataFrame) -> set[tuple[str, datetime]]:
         if found.empty:
@@ -328,10 +380,13 @@ class SloStore:
         with self.transaction() as tx:
             return {(row.series, utc(row.timestamp)) for row in tx.execute(query)}
 
-    def anomalies(self, series: str | None = None) -> pd.DataFrame:
+    def anomalies(self, series: str | None = None, since: datetime | None = None) -> pd.DataFrame:
+        """Stored anomalies, of one series and after `since` when given."""
         query = sa.select(anomalies).order_by(anomalies.c.series, anomalies.c.timestamp)
         if series is not None:
             query = query.where(anomalies.c.series == series)
+        if since is not None:
+            query = query.where(anomalies.c.timestamp > utc(since))
         with self.transaction() as tx:
             frame = pd.DataFrame(tx.execute(query).mappings().all())
         if not frame.empty:

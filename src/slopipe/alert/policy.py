@@ -1,0 +1,215 @@
+"""The monitor's alert policy: which alerts should be firing now. Pure: no I/O, no clock.
+
+| alert               | severity | tier              | fires when                              |
+|---------------------|----------|-------------------|-----------------------------------------|
+| SLOBurnRate         | page     | page-1h (14.4)    | burn rate >= 14.4 over both 1h and 5m   |
+| SLOBurnRate         | page     | page-6h (6)       | burn rate >= 6 over both 6h and 30m     |
+| SLOBurnRate         | ticket   | ticket-1d (3)     | burn rate >= 3 over both 1d and 2h      |
+| SLOBurnRate         | ticket   | ticket-3d (1)     | burn rate >= 1 over both 3d and 6h      |
+| AnomalyEscalated    | page     | anomaly-escalated | an episode on a series an SLO reads     |
+|                     |          |                   | lasts while the 5m burn rate rises      |
+| AnomalyEarlyWarning | warning  | early-warning     | an episode on a series an SLO reads,    |
+|                     |          |                   | before any burn tier fires              |
+| AnomalyDetected     | info     | anomaly           | an episode on a series no SLO reads     |
+
+Tiers are the SRE Workbook's multi-window alerts for a 30-day budget; only the most severe
+firing tier of an SLO objective is raised. A tier whose windows the SLO engine does not report
+(a window as long as the SLO's, or `2h`) is not evaluated. TODO: read `TIERS` from the SLO
+engine's burn-rate catalogue once it is merged; the table here then goes away.
+
+Anomalies are grouped into episodes (anomalies less than `group_gap` apart): an episode is one
+alert however many samples it holds, and it is open while its last anomaly is less than
+`group_gap` old. An alert's identity is its label set, so the same condition raised again in a
+later cycle is the same alert, never a second notification.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import pandas as pd
+
+from slopipe.alert.rules import Alert
+from slopipe.slo.evaluate import SloStatus
+
+
+@dataclass(frozen=True)
+class Tier:
+    name: str
+    severity: str
+    long_window: str
+    short_window: str
+    factor: float
+
+
+TIERS = (
+    Tier("page-1h", "page", "1h", "5m", 14.4),
+    Tier("page-6h", "page", "6h", "30m", 6.0),
+    Tier("ticket-1d", "ticket", "1d", "2h", 3.0),
+    Tier("ticket-3d", "ticket", "3d", "6h", 1.0),
+)
+#: An anomaly episode escalates once it spans at least this long while the burn rises.
+ESCALATE_AFTER = timedelta(minutes=2)
+
+
+@dataclass(frozen=True)
+class SloContext:
+    """What the policy needs to know of an SLO besides its status."""
+
+    service: str
+    series: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Links:
+    ui_url: str
+    runbook_url: str
+
+
+@dataclass(frozen=True)
+class Episode:
+    series: str
+    start: pd.Timestamp
+    last: pd.Timestamp
+    samples: int
+    anomaly_score: float
+
+
+def firing_tier(burn_rates: Mapping[str, float], tiers=TIERS) -> Tier | None:
+    """The first (most severe) tier whose long and short burn rates both reach its factor."""
+    for tier in tiers:
+        long_rate = burn_rates.get(tier.long_window)
+        short_rate = burn_rates.get(tier.short_window)
+        if _reaches(long_rate, tier.factor) and _reaches(short_rate, tier.factor):
+            return tier
+    return None
+
+
+def _reaches(rate: float | None, factor: float) -> bool:
+    return rate is not None and not math.isnan(rate) and rate >= factor
+
+
+def open_episodes(anomalies: pd.DataFrame, now: datetime, group_gap: timedelta) -> list[Episode]:
+    """The latest episode of each series, when it is still open at `now`."""
+    episodes = []
+    if anomalies.empty:
+        return episodes
+    ordered = anomalies.sort_values("timestamp")
+    for series, rows in ordered.groupby("series"):
+        breaks = (rows["timestamp"].diff() > group_gap).cumsum()
+        last = rows[breaks == breaks.iloc[-1]]
+        if last["timestamp"].iloc[-1] + group_gap < pd.Timestamp(now):
+            continue
+        episodes.append(
+            Episode(
+                series=str(series),
+                start=last["timestamp"].iloc[0],
+                last=last["timestamp"].iloc[-1],
+                samples=len(last),
+                anomaly_score=float(last["anomaly_score"].max()),
+            )
+        )
+    return episodes
+
+
+def decide_alerts(
+    statuses: list[SloStatus],
+    slos: Mapping[str, SloContext],
+    episodes: list[Episode],
+    now: datetime,
+    links: Links,
+) -> list[Alert]:
+    """Every alert that should be firing at `now`."""
+    alerts, covered = [], set()
+    for status in statuses:
+        context = slos.get(status.name, SloContext("", ()))
+        tier = firing_tier(status.burn_rates)
+        if tier:
+            alerts.append(_burn_alert(status, context, tier, now, links))
+        for episode in (e for e in episodes if e.series in context.series):
+            covered.add(episode.series)
+            kind = "escalated" if _escalates(episode, status) else "early"
+            if kind == "early" and tier:
+                continue  # the burn alert already says it; the anomaly adds nothing
+            alerts.append(_anomaly_alert(kind, episode, status, context, links))
+    for episode in (e for e in episodes if e.series not in covered):
+        alerts.append(_anomaly_alert("plain", episode, None, SloContext("", ()), links))
+    return alerts
+
+
+def _escalates(episode: Episode, status: SloStatus) -> bool:
+    """The episode has lasted a while and the SLO burns faster now than over the hour."""
+    short = status.burn_rates.get("5m", math.nan)
+    longer = status.burn_rates.get("1h", status.burn_rates.get("30m", math.nan))
+    rising = _reaches(short, 1.0) and not (short <= longer)
+    return episode.last - episode.start >= ESCALATE_AFTER and rising
+
+
+def _burn_alert(status, context, tier: Tier, now: datetime, links: Links) -> Alert:
+    burn = status.burn_rates[tier.short_window]
+    labels = _labels("SLOBurnRate", context.service, status.name, context.series, tier.severity)
+    labels["tier"] = tier.name
+    summary = (
+        f"SLO {status.name} burns its error budget {burn:.1f}x too fast "
+        f"({tier.long_window} and {tier.short_window} over {tier.factor:g})"
+    )
+    annotations = _annotations(summary, status, links)
+    annotations["description"] = (
+        f"Objective {status.objective_ratio:.4%}; SLI {status.sli:.5f} over the window; "
+        f"burn rates {_rates(status.burn_rates)}."
+    )
+    return Alert("SLOBurnRate", tier.severity, labels, annotations, now)
+
+
+def _anomaly_alert(kind, episode: Episode, status, context, links: Links) -> Alert:
+    name, severity, tier = {
+        "early": ("AnomalyEarlyWarning", "warning", "early-warning"),
+        "escalated": ("AnomalyEscalated", "page", "anomaly-escalated"),
+        "plain": ("AnomalyDetected", "info", "anomaly"),
+    }[kind]
+    slo = status.name if status else ""
+    labels = _labels(name, context.service, slo, (episode.series,), severity)
+    labels["tier"] = tier
+    summary = f"{episode.samples} anomalous sample(s) on {episode.series} since {episode.start}"
+    annotations = _annotations(summary, status, links)
+    annotations["anomaly_score"] = f"{episode.anomaly_score:.4f}"
+    annotations["description"] = (
+        f"Anomalies on {episode.series} from {episode.start} to {episode.last}"
+        + (f", a series SLO {slo} reads; burn rates {_rates(status.burn_rates)}." if slo else ".")
+    )
+    return Alert(name, severity, labels, annotations, episode.start.to_pydatetime())
+
+
+def _labels(name: str, service: str, slo: str, series, severity: str) -> dict[str, str]:
+    return {
+        "alertname": name,
+        "service": service,
+        "slo": slo,
+        "series": ",".join(series),
+        "severity": severity,
+    }
+
+
+def _annotations(summary: str, status: SloStatus | None, links: Links) -> dict[str, str]:
+    annotations = {"summary": summary, "runbook_url": links.runbook_url}
+    annotations["dashboard"] = links.ui_url
+    if status is not None:
+        annotations["dashboard"] = f"{links.ui_url}/?slo={status.name}"
+        annotations["burn_rate"] = f"{_fast(status.burn_rates):.3f}"
+        annotations["error_budget_remaining"] = f"{_num(status.error_budget_remaining):.4f}"
+    return annotations
+
+
+def _fast(rates: Mapping[str, float]) -> float:
+    return _num(rates.get("5m", math.nan))
+
+
+def _num(value: float | None) -> float:
+    return math.nan if value is None else float(value)
+
+
+def _rates(rates: Mapping[str, float]) -> str:
+    return ", ".join(f"{k} {_num(v):.2f}" for k, v in rates.items())

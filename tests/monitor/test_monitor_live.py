@@ -1,0 +1,182 @@
+"""`slopipe monitor` against a real Prometheus and a real Alertmanager."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from tests.fixtures.prom_live import wait_for
+from tests.monitor.live import firing, incident, new_monitor, notifications, resolved
+
+pytestmark = pytest.mark.slow
+
+
+def assert_each_notified_once(am) -> None:
+    counts = notifications(am)
+    assert counts, "no notification reached the webhook"
+    twice = {k: n for k, n in counts.items() if n > 1}
+    assert not twice, f"notified more than once: {twice}"
+
+
+def test_an_incident_pages_through_alertmanager_and_resolves_when_it_ends(tmp_path, app, prom, am):
+    monitor = new_monitor(tmp_path / "home", prom, am)
+    try:
+        monitor.start()
+        wait_for(
+            lambda: monitor.metrics().get("slopipe_monitor_samples_scored_total"),
+            60,
+            "samples scored",
+        )
+        cycles_before = monitor.cycles()
+        page = incident(app, am)
+        assert monitor.cycles() - cycles_before <= 30  # bounded number of cycles
+        labels, notes = page["labels"], page["annotations"]
+        assert labels["severity"] == "page" and labels["tier"] == "page-1h"
+        assert labels["slo"] == "api-availability" and labels["service"] == "api"
+        assert "app_errors_total" in labels["series"]
+        for key in (
+            "summary",
+            "description",
+            "runbook_url",
+            "dashboard",
+            "burn_rate",
+            "error_budget_remaining",
+        ):
+            assert notes.get(key), key
+        assert float(notes["burn_rate"]) >= 14.4
+
+        app.error_ratio = 0.0
+        wait_for(lambda: resolved(am, "SLOBurnRate"), 120, "the page resolved")
+        assert_each_notified_once(am)
+
+        metrics = monitor.metrics()
+        labels = 'objective="requests succeed",slo="api-availability",window="5m"'
+        assert metrics[f"slopipe_slo_burn_rate{{{labels}}}"] >= 0
+        assert any(k.startswith("slopipe_anomaly_score{") for k in metrics)
+        assert metrics["slopipe_model_version"] == 1.0
+        assert metrics["slopipe_alerts_sent_total"] >= 2
+        assert monitor.health().status_code == 200
+        assert monitor.terminate() == 0  # SIGTERM: the cycle ends, the service exits cleanly
+    finally:
+        monitor.stop()
+
+
+def lake_and_log(home):
+    from slopipe.config import load_settings
+    from slopipe.lake import Lake
+    from slopipe.slo.store import SloStore
+
+    settings = load_settings(None, home=home)
+    return Lake(settings.lake_path), SloStore(settings.slo_db_url)
+
+
+def assert_scored_once(home) -> None:
+    """Scoring passes cover disjoint spans, and together every lake sample in them."""
+    lake, store = lake_and_log(home)
+    log = store.score_log()
+    assert not log.empty
+    for series, passes in log.groupby("series"):
+        passes = passes.sort_values("scored_after")
+        ends = passes["scored_until"].to_numpy()[:-1]
+        starts = passes["scored_after"].to_numpy()[1:]
+        assert (starts >= ends).all(), f"{series}: a span was scored twice"
+        rows = lake.read(series, start=passes["scored_after"].min())
+        inside = rows[rows["timestamp"] > passes["scored_after"].min()]
+        inside = inside[inside["timestamp"] <= passes["scored_until"].max()]
+        assert passes["samples"].sum() == len(inside), series
+
+
+def test_faults_lose_no_alert_and_send_none_twice(tmp_path, app, prom, am):
+    """Alertmanager down while alerts fire, the monitor SIGKILLed mid-cycle and restarted,
+    Prometheus unreachable for a while: every alert is delivered once, nothing scored twice,
+    and the gap is reported, then filled."""
+    monitor = new_monitor(tmp_path / "home", prom, am)
+    try:
+        monitor.start()
+        page = incident(app, am)
+
+        # Alertmanager goes down while the page fires; the monitor dies mid-cycle.
+        am.service.stop()
+        wait_for(lambda: monitor.reports()[-1]["alerts_sent"] == 0, 30, "a failed re-post")
+        time.sleep(0.7)
+        monitor.kill()
+        app.error_ratio = 0.0  # the incident ends while nobody can deliver the resolution
+        monitor.start()
+
+        # Prometheus is unreachable for a while: the monitor keeps cycling and says so.
+        prom.stop()
+        wait_for(
+            lambda: monitor.metrics().get("slopipe_monitor_collect_errors_total", 0) >= 2,
+            60,
+            "collect errors on /metrics",
+        )
+        wait_for(
+            lambda: monitor.metrics().get("slopipe_monitor_collect_gap_seconds", 0) > 0,
+            30,
+            "the gap on /metrics",
+        )
+        assert monitor.health().status_code == 200
+        prom.start()
+        wait_for(
+            lambda: monitor.metrics().get("slopipe_monitor_collect_gap_seconds") == 0,
+            60,
+            "the gap closed",
+        )
+
+        # Alertmanager is back: the resolution goes out, once.
+        wait_for(
+            lambda: monitor.metrics().get("slopipe_alert_outbox_depth", 1) >= 1,
+            60,
+            "the resolution waiting in the outbox",
+        )
+        am.service.start()
+        wait_for(lambda: resolved(am, "SLOBurnRate"), 90, "the page resolved")
+        time.sleep(4)  # re-posts and a few more cycles, to catch any duplicate
+        assert_each_notified_once(am)
+        ids = {(a["labels"]["tier"], a["startsAt"]) for a in firing(am, "SLOBurnRate")}
+        assert (page["labels"]["tier"], page["startsAt"]) in ids
+        assert monitor.terminate() == 0
+    finally:
+        monitor.stop()
+    assert_scored_once(tmp_path / "home")
+
+
+def test_drift_in_the_exporter_triggers_a_retraining_recorded_in_mlflow(tmp_path, app, prom, am):
+    from mlflow.tracking import MlflowClient
+
+    monitor = new_monitor(
+        tmp_path / "home",
+        prom,
+        am,
+        retrain=True,
+        drift_psi=1.0,
+        drift_min_samples=30,
+        anomaly_rate_factor=1000,
+        retrain_cooldown_seconds=600,
+    )
+    uri = f"sqlite:///{tmp_path / 'home' / 'mlflow.db'}"
+    try:
+        monitor.start()
+        time.sleep(5)
+        assert monitor.metrics().get('slopipe_retrains_total{trigger="drift"}', 0) == 0
+        app.latency = 0.6  # a new level, far outside the training window's
+        wait_for(
+            lambda: monitor.metrics().get('slopipe_retrains_total{trigger="drift"}'),
+            120,
+            "a drift trigger",
+        )
+        scored = monitor.metrics()["slopipe_monitor_samples_scored_total"]
+
+        def retrained():
+            runs = MlflowClient(uri).search_runs(
+                [MlflowClient(uri).get_experiment_by_name("slopipe").experiment_id],
+                "params.trigger = 'drift'",
+            )
+            return [r for r in runs if "trigger_psi" in r.data.metrics]
+
+        runs = wait_for(retrained, 180, "the drift run in MLflow", every=2)
+        assert runs[0].data.metrics["trigger_psi"] > 1.0
+        assert monitor.metrics()["slopipe_monitor_samples_scored_total"] > scored  # kept scoring
+        assert monitor.terminate() == 0
+    finally:
+        monitor.stop()
