@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -13,8 +14,10 @@ from slopipe.errors import SlopipeError
 
 # MLflow configures its own logger on import; keep it to warnings unless asked.
 os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
-out = Console()
-err = Console(stderr=True)
+# Piped output is not cut at 80 columns: tables keep their full width for the reader.
+_WIDTH = None if sys.stdout.isatty() else 160
+out = Console(width=_WIDTH)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
 HomeOption = Annotated[
     Path | None, typer.Option("--home", help="Folder of local state \\[env: SLOPIPE_HOME]")

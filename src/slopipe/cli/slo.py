@@ -14,24 +14,14 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from slopipe.cli.common import ConfigOption, HomeOption, JsonOption, err, out
 from slopipe.config import Settings, load_settings
 from slopipe.errors import SlopipeError
 
 log = logging.getLogger(__name__)
 app = typer.Typer(help="SLO definitions, versions, status and exports.", no_args_is_help=True)
-out = Console()
-err = Console(stderr=True)
-
-HomeOption = Annotated[
-    Path | None, typer.Option("--home", help="Folder of local state [env: SLOPIPE_HOME]")
-]
-ConfigOption = Annotated[
-    Path | None, typer.Option("--config", help="YAML settings file [env: SLOPIPE_CONFIG]")
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
 FileArgument = Annotated[Path, typer.Argument(help="OpenSLO v1 or Sloth prometheus/v1 YAML")]
 STATE_COLOURS = {
     "ok": "green",
