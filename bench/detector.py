@@ -60,9 +60,8 @@ def main() -> None:
         return
     print(f"{result['files']} files, {samples:,} samples")
     print(f"slopipe streaming detector: {result['slopipe_samples_per_second']:>10,.0f} samples/s")
-    print(
-        f"plain IsolationForest:      {result['plain_isolation_forest_samples_per_second']:>10,.0f} samples/s"
-    )
+    plain = result["plain_isolation_forest_samples_per_second"]
+    print(f"plain IsolationForest:      {plain:>10,.0f} samples/s")
     print(f"slopipe runs at {result['slopipe_to_plain_ratio']:.2f} of the plain forest's speed")
     print(f"peak resident memory: {result['peak_rss_mib']:,.0f} MiB")
 
