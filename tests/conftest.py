@@ -10,7 +10,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from fixtures.prometheus import live_prometheus, nab_prometheus  # noqa: F401 (fixtures)
+from tests.fixtures.prometheus import live_prometheus, nab_prometheus  # noqa: F401 (fixtures)
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("SLOPIPE_SHARED", REPO.parent / "shared"))

@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 import pytest
-from tests.fixtures.prom_live import alertmanager, wait_for
 
 from slopipe.alert import outbox
 from slopipe.alert.rules import Alert
 from slopipe.slo.store import SloStore
+from tests.fixtures.prom_live import alertmanager, wait_for
 
 T0 = pd.Timestamp.now(tz="UTC").floor("s").to_pydatetime()
 

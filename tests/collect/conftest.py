@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from fixtures.collecting import lake_frame, settings_for
 from slopipe.collect.raw import collect_into
 from slopipe.lake import Lake
+from tests.fixtures.collecting import lake_frame, settings_for
 
 
 @pytest.fixture(scope="session")

@@ -15,13 +15,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from fixtures.collecting import invoke
-from fixtures.fault_proxy import FaultProxy
-from fixtures.prometheus import PrometheusServer, create_blocks, write_openmetrics
 from slopipe.collect.raw import collect_into
 from slopipe.config import PrometheusSettings
 from slopipe.errors import CollectError
 from slopipe.lake import Lake
+from tests.fixtures.collecting import invoke
+from tests.fixtures.fault_proxy import FaultProxy
+from tests.fixtures.prometheus import PrometheusServer, create_blocks, write_openmetrics
 
 SAMPLES = [(1400000000 + 60 * i, f"{i}.25") for i in range(50)]
 

@@ -15,12 +15,12 @@ import time
 import pandas as pd
 import pytest
 
-from fixtures.collecting import cli_command, cli_env, invoke, lake_frame, settings_for
-from fixtures.fault_proxy import FaultProxy
-from fixtures.prometheus import free_port, wait_for
 from slopipe.collect.raw import collect_into
 from slopipe.errors import CollectError, LakeError
 from slopipe.lake import Lake
+from tests.fixtures.collecting import cli_command, cli_env, invoke, lake_frame, settings_for
+from tests.fixtures.fault_proxy import FaultProxy
+from tests.fixtures.prometheus import free_port, wait_for
 
 
 @pytest.fixture

@@ -7,12 +7,12 @@ from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 
-from fixtures.collecting import lake_frame
 from slopipe.collect.raw import collect_into
 from slopipe.config import PrometheusSettings
 from slopipe.lake import Lake
 from slopipe.prepare import prepare
 from slopipe.prepare.clean import counter_increases
+from tests.fixtures.collecting import lake_frame
 
 QUERY = 'demo_requests_total{route="/checkout"}'
 

@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fixtures.collecting import invoke, lake_frame, settings_for
 from slopipe.collect.raw import collect_into
 from slopipe.lake import Lake
+from tests.fixtures.collecting import invoke, lake_frame, settings_for
 
 
 def expected_samples(rows: list[tuple[int, str]]) -> list[tuple[int, float]]:

@@ -10,7 +10,6 @@ from dataclasses import replace
 
 import pandas as pd
 import pytest
-from tests.conftest import NAB
 
 from slopipe.collect.csv_files import read_csv_source
 from slopipe.collect.samples import make_frame
@@ -19,6 +18,7 @@ from slopipe.detect.streaming import StreamingConfig
 from slopipe.lake import Lake
 from slopipe.lake.scores import ScoreTable
 from slopipe.scale import Runner
+from tests.conftest import NAB
 
 # Small forests keep the suite quick; equality between runs does not depend on the size.
 CONFIG = replace(StreamingConfig(), n_trees=40)

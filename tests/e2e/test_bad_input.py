@@ -6,6 +6,7 @@ import hashlib
 from pathlib import Path
 
 import pytest
+
 from tests.e2e.conftest import slopipe
 
 GOOD = "timestamp,value\n" + "".join(

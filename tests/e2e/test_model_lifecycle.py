@@ -13,6 +13,7 @@ import mlflow
 import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
+
 from tests.conftest import NAB, REPO
 from tests.e2e.conftest import slopipe
 from tests.fixtures.services import free_port, process_group, wait_until_ready

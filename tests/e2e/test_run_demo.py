@@ -5,10 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 import sqlalchemy as sa
-from tests.e2e.conftest import slopipe
-from tests.e2e.expected import ratio_bad_share, series_from, threshold_sli
 
 from slopipe.collect import demo
+from tests.e2e.conftest import slopipe
+from tests.e2e.expected import ratio_bad_share, series_from, threshold_sli
 
 SUMMARY_KEYS = {
     "series",

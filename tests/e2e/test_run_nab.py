@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 import yaml
+
 from tests.conftest import NAB, REPO
 from tests.e2e.conftest import slopipe
 from tests.e2e.expected import threshold_sli

@@ -6,6 +6,7 @@ import mlflow
 import pandas as pd
 import sqlalchemy as sa
 from mlflow.tracking import MlflowClient
+
 from tests.e2e.conftest import slopipe
 from tests.fixtures.services import alertmanager, mlflow_server
 

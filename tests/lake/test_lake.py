@@ -14,13 +14,13 @@ import pyarrow.parquet as pq
 import pytest
 from deltalake import DeltaTable
 
-from fixtures.collecting import invoke
-from fixtures.prometheus import NAB_DATA, read_nab_csv
 from slopipe.collect.csv_files import read_csv_series
 from slopipe.errors import LakeError
 from slopipe.lake import Lake
 from slopipe.lake.maintenance import compact, export, vacuum
 from slopipe.lake.table import bucket_of
+from tests.fixtures.collecting import invoke
+from tests.fixtures.prometheus import NAB_DATA, read_nab_csv
 
 FILES = [
     NAB_DATA / "artificialNoAnomaly" / "art_flatline.csv",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from tests.fixtures.prom_live import alertmanager, exporter, prometheus
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import pandas as pd
 import yaml
+
 from tests.conftest import REPO
 from tests.fixtures.prom_live import (
     ERRORS,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
+
 from tests.fixtures.prom_live import wait_for
 from tests.monitor.live import firing, incident, new_monitor, notifications, resolved
 

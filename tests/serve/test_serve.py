@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
-from tests.fixtures.services import free_port, process_group, wait_until_ready
 
 from slopipe.detect.model import AnomalyModel, features_from_samples
 from slopipe.serve.app import create_app, registry_loader
+from tests.fixtures.services import free_port, process_group, wait_until_ready
 
 VENV_BIN = str(Path(sys.executable).parent)
 

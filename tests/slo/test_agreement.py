@@ -7,7 +7,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from prometheus_server import backfill, backfill_rules, instant, prometheus_over, running
 
 from slopipe.collect.samples import make_frame
 from slopipe.config import PrometheusSettings
@@ -16,6 +15,7 @@ from slopipe.slo.evaluate import evaluate
 from slopipe.slo.openslo import parse_slo
 from slopipe.slo.promrules import to_yaml
 from slopipe.slo.sources import Sources
+from tests.slo.prometheus_server import backfill, backfill_rules, instant, prometheus_over, running
 
 pytestmark = [
     pytest.mark.slow,

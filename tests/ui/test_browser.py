@@ -17,10 +17,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.ui.conftest import EDITORS, subprocess_env
 
 from slopipe.config import load_settings
 from slopipe.slo.store import SloStore
+from tests.ui.conftest import EDITORS, subprocess_env
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"

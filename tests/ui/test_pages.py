@@ -6,10 +6,10 @@ import json
 
 import pytest
 from streamlit.testing.v1 import AppTest
-from tests.ui.conftest import APP, EDITORS
 
 from slopipe.config import load_settings
 from slopipe.slo.store import SloStore
+from tests.ui.conftest import APP, EDITORS
 
 SLO = "checkout-latency"
 PAGES = {
