@@ -204,16 +204,17 @@ class Registry:
         return Path(path)
 
     def rollback(self, version: str | None, reason: str, author: str = "slopipe") -> str:
-        """Make an older version the champion again; return it.
+        """Make an earlier version the champion again; return it.
 
-        Without `version`, the champion before the current one (the promotion history)."""
+        Without `version`, the champion before the current one (the promotion history);
+        a named `version` must be older than the champion (use `promote` otherwise)."""
         champion = self.champion()
         history = self._history()
         if version is None:
-            if len(history) < 2:
+            if len(history) < 2 or champion is None:
                 raise RegistryError(f"model {self.name}: no earlier champion to roll back to")
             version = history[-2]
-        if champion is None or int(version) >= int(champion.version):
+        elif champion is None or int(version) >= int(champion.version):
             now = champion.version if champion else "none"
             raise RegistryError(
                 f"model {self.name}: roll back goes to a version older than the champion "
