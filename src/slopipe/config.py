@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationError
@@ -46,6 +46,9 @@ class PrometheusSettings(BaseModel):
     #: Commit to the lake after this many samples or this many seconds, whichever first.
     batch_samples: int = Field(default=500_000, ge=1)
     commit_seconds: float = Field(default=30.0, gt=0)
+    #: How raw samples are read: Prometheus's remote-read endpoint (staleness markers
+    #: included, so they can be counted) or the query API (for servers without remote read).
+    read_api: Literal["remote_read", "query"] = "remote_read"
     #: Retries of a failed request (connection errors, timeouts, 5xx, 429) with backoff.
     retries: int = Field(default=4, ge=0)
     backoff_seconds: float = Field(default=0.5, ge=0)

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from slopipe.collect import remote_read
 from slopipe.collect.raw import collect_into
 from slopipe.lake import Lake
 from tests.fixtures.collecting import invoke, lake_frame, settings_for
@@ -93,16 +94,23 @@ class SampleCounter(httpx.HTTPTransport):
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         response = super().handle_request(request)
         response.read()
+        if request.url.path == "/api/v1/read":
+            answer = remote_read.decode_response(response.content)
+            self.sizes.append(sum(len(stamps) for _, stamps, _ in answer))
+            return response
         data = json.loads(response.content).get("data")
         if isinstance(data, dict) and data.get("resultType") == "matrix":
             self.sizes.append(sum(len(r.get("values", ())) for r in data["result"]))
         return response
 
 
+@pytest.mark.parametrize("read_api", ["remote_read", "query"])
 def test_small_chunks_give_the_same_lake_with_no_answer_above_the_budget(
-    nab_prometheus, nab_reference, tmp_path
+    nab_prometheus, nab_reference, tmp_path, read_api
 ):
-    settings = settings_for(nab_prometheus.url, chunk_samples=500, batch_samples=20_000)
+    settings = settings_for(
+        nab_prometheus.url, chunk_samples=500, batch_samples=20_000, read_api=read_api
+    )
     counter = SampleCounter()
     collect_into(Lake(tmp_path / "lake"), settings, transport=counter)
     pd.testing.assert_frame_equal(lake_frame(tmp_path / "lake"), nab_reference)

@@ -1,7 +1,8 @@
 """The Prometheus HTTP API as the collector uses it: auth, TLS, timeouts, retries.
 
 `PrometheusApi` answers the decoded `data` of `/api/v1/series`, `/api/v1/query`,
-`/api/v1/query_range` and `/api/v1/metadata`. What goes wrong becomes a `CollectError`:
+`/api/v1/query_range` and `/api/v1/metadata`, and the raw series of the remote-read
+endpoint `/api/v1/read` (see `remote_read`). What goes wrong becomes a `CollectError`:
 
 - connection errors, timeouts, a cut response, 5xx and 429 are retried with exponential
   backoff (`retries`, `backoff_seconds`), then reported with the last cause;
@@ -25,12 +26,14 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 import tenacity
 
+from slopipe.collect import remote_read
 from slopipe.config import PrometheusSettings
 from slopipe.errors import CollectError, ConfigError
 
 log = logging.getLogger(__name__)
 
 RETRIED_STATUS = {429, 500, 502, 503, 504}
+READ_HEADERS = {**remote_read.HEADERS, "Accept": "application/x-protobuf"}
 SUCCESS = b'{"status":"success"'
 
 
@@ -115,7 +118,7 @@ class PrometheusApi:
         self.client = http_client(settings, transport)
         self.requests = 0
         self._counting = threading.Lock()
-        self._retrying = tenacity.Retrying(
+        self._retry = tenacity.Retrying(
             stop=tenacity.stop_after_attempt(settings.retries + 1),
             wait=tenacity.wait_exponential(multiplier=settings.backoff_seconds, max=30),
             retry=tenacity.retry_if_exception_type(_Transient),
@@ -157,9 +160,19 @@ class PrometheusApi:
         params = {"query": query, "time": _seconds(at_ms)}
         return self._retried("/api/v1/query", params, what, raw=True)
 
+    def read_series(self, labels: dict[str, str], start_ms: int, end_ms: int, what: str):
+        """Remote read of the series with (at least) `labels` in `[start_ms, end_ms]`:
+        `(labels, timestamps_ms, values)` per series, staleness markers included."""
+        body = remote_read.read_request(labels, start_ms, end_ms)
+        return self._retrying(what, self._read_once, body, what)
+
     def _retried(self, path: str, params: Mapping[str, str], what: str, raw: bool) -> Any:
+        return self._retrying(what, self._get_once, path, params, what, raw)
+
+    def _retrying(self, what: str, call, *args) -> Any:
+        """`call(*args)`, retried on transient failures; `what` names it in the error."""
         try:
-            return self._retrying(self._get_once, path, params, what, raw)
+            return self._retry(call, *args)
         except _Transient as err:
             raise CollectError(
                 f"prometheus {self.where}: {what}: {err} "
@@ -167,30 +180,53 @@ class PrometheusApi:
             ) from None
 
     def _get_once(self, path: str, params: Mapping[str, str], what: str, raw: bool) -> Any:
+        response = self._send("GET", path, what, params=params)
+        if raw and response.status_code == 200 and response.content.startswith(SUCCESS):
+            return response.content
+        data = self._data(response, what)
+        return response.content if raw else data
+
+    def _read_once(self, body: bytes, what: str):
+        response = self._send("POST", "/api/v1/read", what, content=body, headers=READ_HEADERS)
+        if response.status_code != 200:
+            self._refused(response, what)
+        try:
+            return remote_read.decode_response(response.content)
+        except remote_read.DecodeErrors as err:
+            raise _Transient(f"remote-read answer does not decode (cut short?): {err}") from None
+
+    def _send(self, method: str, path: str, what: str, **request) -> httpx.Response:
         started = time.perf_counter()
         with self._counting:
             self.requests += 1
         try:
-            response = self.client.get(path, params=params)
+            response = self.client.request(method, path, **request)
         except httpx.TimeoutException as err:
             raise _Transient(f"timed out ({type(err).__name__})") from None
         except httpx.TransportError as err:
             raise _Transient(f"{type(err).__name__}: {err}") from None
         log.debug(
-            "GET %s (%s): %d, %d bytes in %.3fs",
+            "%s %s (%s): %d, %d bytes in %.3fs",
+            method,
             path,
             what,
             response.status_code,
             len(response.content),
             time.perf_counter() - started,
         )
-        if raw and response.status_code == 200 and response.content.startswith(SUCCESS):
-            return response.content
-        data = self._data(response, what)
-        return response.content if raw else data
+        return response
 
-    def _data(self, response: httpx.Response, what: str) -> Any:
-        status = response.status_code
+    def _refused(self, response: httpx.Response, what: str) -> None:
+        """Raise for a remote-read answer that is not 200 (its body is plain text)."""
+        self._check_status(response.status_code)
+        message = response.text.strip().splitlines()[0] if response.text.strip() else ""
+        raise CollectError(
+            f"prometheus {self.where} rejected the remote read of {what}: "
+            f"HTTP {response.status_code} {message}".rstrip()
+            + " (set prometheus.read_api = query if this server has no remote-read endpoint)"
+        )
+
+    def _check_status(self, status: int) -> None:
         if status in RETRIED_STATUS:
             raise _Transient(f"HTTP {status}")
         if status in (401, 403):
@@ -198,6 +234,10 @@ class PrometheusApi:
                 f"prometheus {self.where}: HTTP {status}: check prometheus.username/password, "
                 "bearer_token_file or bearer_token_env"
             )
+
+    def _data(self, response: httpx.Response, what: str) -> Any:
+        status = response.status_code
+        self._check_status(status)
         try:
             body = response.json()
         except ValueError:

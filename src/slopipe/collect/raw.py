@@ -7,9 +7,10 @@ One run, under the lake's writer lock:
    crash can make a watermark run ahead of what is stored;
 3. plan: sample counts per time window give the chunks (`plan`), so that no answer holds
    more than `chunk_samples` samples;
-4. fetch: the range selector `{exact labels}[Dms]` evaluated at a chunk's end gives the raw
-   samples of `(end - D, end]` as stored, not values re-sampled at a step. Requests run in
-   parallel; answers are taken in plan order (series, then time);
+4. fetch: the raw samples of each chunk `(start, end]` as the TSDB stores them, not values
+   re-sampled at a step: by remote read (`prometheus.read_api = remote_read`, the default),
+   or by the range selector `{exact labels}[Dms]` evaluated at the chunk's end (`query`).
+   Requests run in parallel; answers are taken in plan order (series, then time);
 5. store: consumed chunks are committed in batches, one Delta commit each. A batch is a
    prefix of the plan, so what is stored of a series always runs without a gap from its old
    watermark: a run killed at any point, SIGKILL included, resumes where its last commit
@@ -18,8 +19,10 @@ One run, under the lake's writer lock:
 Without `since`, a series is read after its watermark (or `lookback_days` back for a new
 series), and its new samples are appended as they are. With `since` (a backfill), the range
 `[since, until]` is read whatever the watermarks, and stored with a MERGE that skips samples
-already in the lake. NaN and infinities are counted as `rejected` and not stored. Stale
-markers never reach us: Prometheus's query API drops them from range selections.
+already in the lake. Staleness markers, NaN and infinities are counted as `rejected` (and by
+reason in `rejected_by_reason`) and not stored. Only remote read sees staleness markers: the
+query API drops them from range selections. A rejected sample newer than a series' newest
+stored one is read, and counted, again by the next run.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ import pyarrow as pa
 from slopipe.collect.matrix import decode_matrix
 from slopipe.collect.plan import MAX_WINDOWS, MIN_WINDOW_MS, Chunk, grid_for, plan_chunks
 from slopipe.collect.promapi import PrometheusApi
+from slopipe.collect.remote_read import stale_markers
 from slopipe.collect.prometheus import series_name
 from slopipe.config import PrometheusSettings
 from slopipe.errors import CollectError, ConfigError
@@ -54,6 +58,7 @@ OnProgress = Callable[[int, int], None]
 COUNTER_SUFFIXES = ("_total", "_count", "_sum", "_bucket")
 #: How many times a window above the budget is counted again in finer windows.
 MAX_REFINE = 4
+REJECT_REASONS = ("stale_marker", "nan", "infinite")
 
 
 @dataclass
@@ -62,6 +67,9 @@ class CollectResult:
     samples: int = 0
     new_samples: int = 0
     rejected: int = 0
+    rejected_by_reason: dict[str, int] = field(
+        default_factory=lambda: dict.fromkeys(REJECT_REASONS, 0)
+    )
     requests: int = 0
     watermarks: dict[str, str | None] = field(default_factory=dict)
 
@@ -286,7 +294,7 @@ class _Run:
             fill()
             while queue:
                 chunk, table, rejected = queue.popleft().result()
-                self.result.rejected += rejected
+                self._count_rejected(rejected)
                 fill()
                 if table.num_rows:
                     batch.append(table)
@@ -303,25 +311,42 @@ class _Run:
             raise
         self._commit(batch)
 
-    def _fetch(self, chunk: Chunk) -> tuple[Chunk, pa.Table, int]:
+    def _count_rejected(self, rejected: dict[str, int]) -> None:
+        for reason, count in rejected.items():
+            self.result.rejected_by_reason[reason] += count
+            self.result.rejected += count
+
+    def _fetch(self, chunk: Chunk) -> tuple[Chunk, pa.Table, dict[str, int]]:
         """Runs in a worker thread: fetch, decode, keep the finite samples of the chunk."""
         target = self._targets[chunk.series]
-        span = max(chunk.end_ms - chunk.start_ms - 1, 1)  # [start + 1ms, end]
-        query = f"{target.exact}[{span}ms]"
-        body = self.api.get_matrix(query, chunk.end_ms, f"series {target.name}")
-        found = [(t, v) for metric, t, v in decode_matrix(body) if metric == target.metric]
-        stamps, values = found[0] if found else (np.empty(0), np.empty(0))
-        return chunk, *self._table(target, chunk, stamps, values)
+        what = f"series {target.name}"
+        if self.settings.read_api == "remote_read":
+            found = self.api.read_series(target.metric, chunk.start_ms + 1, chunk.end_ms, what)
+            found = [(t, v) for metric, t, v in found if metric == target.metric]
+        else:
+            span = max(chunk.end_ms - chunk.start_ms - 1, 1)  # [start + 1ms, end]
+            body = self.api.get_matrix(f"{target.exact}[{span}ms]", chunk.end_ms, what)
+            found = [
+                (np.rint(t * 1000).astype(np.int64), v)
+                for metric, t, v in decode_matrix(body)
+                if metric == target.metric
+            ]
+        stamps_ms, values = found[0] if found else (np.empty(0, np.int64), np.empty(0))
+        return chunk, *self._table(target, chunk, stamps_ms, values)
 
     def _table(
-        self, target: Target, chunk: Chunk, stamps: np.ndarray, values: np.ndarray
-    ) -> tuple[pa.Table, int]:
-        stamps_ms = np.rint(stamps * 1000).astype(np.int64)
+        self, target: Target, chunk: Chunk, stamps_ms: np.ndarray, values: np.ndarray
+    ) -> tuple[pa.Table, dict[str, int]]:
         inside = (stamps_ms > chunk.start_ms) & (stamps_ms <= chunk.end_ms)
+        stamps_ms, values = stamps_ms[inside], values[inside]
         finite = np.isfinite(values)
-        keep = inside & finite
-        rejected = int((inside & ~finite).sum())
-        return _samples_table(target, stamps_ms[keep], values[keep]), rejected
+        stale = stale_markers(values)
+        rejected = {
+            "stale_marker": int(stale.sum()),
+            "nan": int((np.isnan(values) & ~stale).sum()),
+            "infinite": int(np.isinf(values).sum()),
+        }
+        return _samples_table(target, stamps_ms[finite], values[finite]), rejected
 
     def _commit(self, batch: list[pa.Table]) -> None:
         if not batch:
