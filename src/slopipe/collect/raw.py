@@ -45,8 +45,8 @@ import pyarrow as pa
 from slopipe.collect.matrix import decode_matrix
 from slopipe.collect.plan import MAX_WINDOWS, MIN_WINDOW_MS, Chunk, grid_for, plan_chunks
 from slopipe.collect.promapi import PrometheusApi
-from slopipe.collect.remote_read import stale_markers
 from slopipe.collect.prometheus import series_name
+from slopipe.collect.remote_read import stale_markers
 from slopipe.config import PrometheusSettings
 from slopipe.errors import CollectError, ConfigError
 from slopipe.lake.table import SCHEMA, Lake, bucket_of
