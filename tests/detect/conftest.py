@@ -4,11 +4,13 @@ from pathlib import Path
 
 import pytest
 
-NAB_DIR = Path("/work/shared/data/nab")
+from tests.conftest import NAB
 
 
 @pytest.fixture(scope="session")
 def nab_dir() -> Path:
-    if not NAB_DIR.is_dir():
-        pytest.skip(f"shared NAB corpus not found at {NAB_DIR}")
-    return NAB_DIR
+    if not NAB.is_dir():
+        pytest.fail(
+            f"shared NAB corpus not found at {NAB}: set SLOPIPE_SHARED to the shared folder"
+        )
+    return NAB

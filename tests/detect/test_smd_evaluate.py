@@ -1,13 +1,13 @@
 """evaluate_directory end to end on one shared SMD machine (about 15 s)."""
 
 import json
-from pathlib import Path
 
 import pytest
 
 from slopipe.detect.smd import DETECTORS, evaluate_directory
+from tests.conftest import SMD
 
-SMD_DIR = Path("/work/shared/data/smd")
+SMD_DIR = SMD
 MACHINE = "machine-1-2"  # rows from the table in SOURCE.md
 TEST_ROWS, TRAIN_ROWS, ANOMALOUS_ROWS, SEGMENTS = 23_694, 23_694, 542, 10
 RATE_FIGURES = (

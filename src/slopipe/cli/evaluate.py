@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from slopipe.cli.common import ConfigOption, HomeOption
 from slopipe.cli.detect import SchedulerOption, WorkersOption
 from slopipe.config import load_settings
 from slopipe.detect import evaluate as nab_evaluate
@@ -41,6 +42,14 @@ def evaluate(
     labels: Annotated[
         Path | None, typer.Option(help="NAB combined_windows.json (not used with smd)")
     ] = None,
+    feedback: Annotated[
+        bool,
+        typer.Option(
+            "--feedback",
+            help="With --data: people's verdicts in the SLO store are labels too (a file's "
+            "series is its name without .csv)",
+        ),
+    ] = False,
     out: Annotated[
         Path | None, typer.Option(help="With --data: write OUT/<category>/slopipe_<file>.csv")
     ] = None,
@@ -53,14 +62,17 @@ def evaluate(
     machine: Annotated[
         list[str] | None, typer.Option("--machine", help="With --format smd: only this machine")
     ] = None,
+    home: HomeOption = None,
+    config_file: ConfigOption = None,
 ) -> None:
     """Score a detector with NAB's method (threshold swept and fixed) and event-level measures."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         config = StreamingConfig(seed=seed, n_trees=trees)
-        address = scheduler or load_settings().dask_scheduler
-        with Runner(address, workers) as runner:
-            result = _run(scores_dir, data, labels, out, format, config, runner, machine)
+        settings = load_settings(config_file, home=home)
+        verdicts = _feedback(settings, data) if feedback else None
+        with Runner(scheduler or settings.dask_scheduler, workers) as runner:
+            result = _run(scores_dir, data, labels, out, format, config, runner, machine, verdicts)
     except SlopipeError as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from error
@@ -70,15 +82,37 @@ def evaluate(
         Console().print(_table(result))
 
 
-def _run(scores_dir, data, labels, out, format, config, runner, machines=None) -> dict:
+def _feedback(settings, data: Path | None):
+    """Every series' latest verdicts from the SLO store."""
+    if data is None:
+        raise InputError("--feedback labels the files of --data DIR; give --data")
+    from slopipe.slo.store import SloStore
+
+    if settings.db_url is None and not settings.home.is_dir():
+        raise InputError(
+            f"--feedback: no SLO store in {settings.home}: give --home (or SLOPIPE_DB_URL) "
+            "of the store where the feedback was given"
+        )
+    verdicts = SloStore(settings.slo_db_url).feedback()
+    log.info(
+        "%d verdicts on %d series from the SLO store", len(verdicts), verdicts["series"].nunique()
+    )
+    return verdicts
+
+
+def _run(
+    scores_dir, data, labels, out, format, config, runner, machines=None, feedback=None
+) -> dict:
     if format is BenchmarkFormat.smd:
         if data is None:
             raise InputError("--format smd needs --data DIR")
         return _smd_evaluate_directory()(data, machines=machines or None)
     if (scores_dir is None) == (data is None):
         raise InputError("give exactly one of --scores-dir DIR or --data DIR")
-    if labels is None:
-        raise InputError("--labels FILE is required: NAB's combined_windows.json")
+    if labels is None and (feedback is None or scores_dir is not None):
+        raise InputError(
+            "--labels FILE is required (NAB's combined_windows.json), or --feedback with --data"
+        )
     if scores_dir is not None:
         return nab_evaluate.evaluate_outputs(scores_dir, labels).as_dict()
     with Progress(console=Console(stderr=True), transient=True) as progress:
@@ -90,6 +124,7 @@ def _run(scores_dir, data, labels, out, format, config, runner, machines=None) -
             config,
             progress=lambda done, total: progress.update(task, completed=done, total=total),
             runner=runner,
+            feedback=feedback,
         )
     return evaluation.as_dict()
 

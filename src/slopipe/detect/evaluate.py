@@ -22,8 +22,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from slopipe.detect import nab, nab_files
+from slopipe.detect.feedback_labels import feedback_windows, merge_windows
 from slopipe.detect.streaming import StreamingConfig, score_series
 from slopipe.errors import DetectError, wrap
 from slopipe.scale import Runner
@@ -31,6 +33,9 @@ from slopipe.scale import Runner
 log = logging.getLogger(__name__)
 
 DETECTOR_NAME = "slopipe"
+
+#: Confirmed anomalies further apart than this are separate incidents (see feedback_labels).
+EPISODE_GAP = np.timedelta64(1, "h")
 
 # Called after each file with (files done, files in total).
 Progress = Callable[[int, int], None]
@@ -88,24 +93,36 @@ def evaluate_outputs(scores_dir: Path, labels_path: Path) -> Evaluation:
 
 def evaluate_detector(
     data_dir: Path,
-    labels_path: Path,
+    labels_path: Path | None,
     out_dir: Path | None = None,
     config: StreamingConfig | None = None,
     progress: Progress | None = None,
     runner: Runner | None = None,
+    feedback: pd.DataFrame | None = None,
 ) -> Evaluation:
     """Run the streaming detector over every CSV below `data_dir` and score it.
+
+    Labels come from NAB's `labels_path`, from people's `feedback` (series, timestamp,
+    verdict, as `SloStore.feedback()` gives it; a file's series is its name without
+    `.csv`), or both: a file labelled both ways gets the windows of both. With feedback
+    alone, only the files whose series has feedback are scored.
 
     With `out_dir`, also writes `OUT/<category>/slopipe_<file>.csv` (timestamp, value,
     anomaly_score, label) so NAB's own tools, or `evaluate_outputs`, can score it again.
     With a `runner`, each file is a task (on Dask when the runner is distributed).
     """
+    if labels_path is None and feedback is None:
+        raise DetectError("labels are needed: give a NAB labels file, feedback, or both")
     config = config or StreamingConfig()
-    labels = nab_files.read_window_labels(labels_path)
-    paths = nab_files.data_files(data_dir)
-    tasks = [
-        FileTask(p, p.relative_to(data_dir).as_posix(), labels, out_dir, config) for p in paths
-    ]
+    labels = nab_files.read_window_labels(labels_path) if labels_path is not None else None
+    confirmed = confirmed_by_series(feedback)
+    tasks = []
+    for path in nab_files.data_files(data_dir):
+        key, found = path.relative_to(data_dir).as_posix(), confirmed.get(path.stem)
+        if labels is not None or found is not None:
+            tasks.append(FileTask(path, key, labels, out_dir, config, found))
+    if not tasks:
+        raise DetectError(f"{data_dir}: no file's series has feedback; nothing to score")
     started = time.monotonic()
     done = iter(range(1, len(tasks) + 1))
     outcomes = (runner or Runner()).map(
@@ -119,32 +136,52 @@ def evaluate_detector(
     return evaluate_files(files, fixed_threshold=config.flag_threshold)
 
 
+def confirmed_by_series(feedback: pd.DataFrame | None) -> dict[str, np.ndarray]:
+    """Series with any verdict -> their confirmed anomaly times (naive UTC, maybe none)."""
+    if feedback is None or feedback.empty:
+        return {}
+    stamps = pd.to_datetime(feedback["timestamp"], utc=True).dt.tz_localize(None)
+    confirmed = feedback.assign(timestamp=stamps, real=feedback["verdict"] == "true_positive")
+    return {
+        str(series): rows.loc[rows["real"], "timestamp"].to_numpy(dtype="datetime64[ns]")
+        for series, rows in confirmed.groupby("series")
+    }
+
+
 @dataclass(frozen=True)
 class FileTask:
     path: Path
     key: str
-    labels: dict
+    labels: dict | None
     out_dir: Path | None
     config: StreamingConfig
+    confirmed: np.ndarray | None = None  # confirmed anomaly times, for a file with feedback
 
 
 def detect_file(task: FileTask) -> nab.ScoredFile:
     """Read, score and (optionally) write one data file: one task of `evaluate_detector`."""
     series = nab_files.read_series(task.path, task.key)
-    return _detect_one(series, task.labels, task.path, task.out_dir, task.config)
-
-
-def _detect_one(series, labels, path: Path, out_dir: Path | None, config) -> nab.ScoredFile:
-    windows = nab_files.windows_for(series.key, series.timestamps, labels, path)
+    windows = _windows(series, task)
     try:
-        anomaly_score, _ = score_series(series.timestamps, series.values, config)
+        anomaly_score, _ = score_series(series.timestamps, series.values, task.config)
     except DetectError as error:
-        raise wrap(str(path), error) from error
-    if out_dir is not None:
+        raise wrap(str(task.path), error) from error
+    if task.out_dir is not None:
         nab_files.write_detector_output(
-            output_path(out_dir, series.key), series, anomaly_score, _labels(windows, series)
+            output_path(task.out_dir, series.key), series, anomaly_score, _labels(windows, series)
         )
     return nab.ScoredFile(series.key, anomaly_score, windows)
+
+
+def _windows(series: nab_files.Series, task: FileTask) -> tuple[nab.Window, ...]:
+    """The file's windows from the labels file, from feedback, or from both, merged."""
+    windows: tuple[nab.Window, ...] = ()
+    if task.labels is not None and (task.confirmed is None or series.key in task.labels):
+        windows = nab_files.windows_for(series.key, series.timestamps, task.labels, task.path)
+    if task.confirmed is None:
+        return windows
+    from_feedback = feedback_windows(series.timestamps, task.confirmed, EPISODE_GAP)
+    return merge_windows(windows + from_feedback)
 
 
 def output_path(out_dir: Path, key: str) -> Path:
