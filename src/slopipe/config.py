@@ -104,6 +104,8 @@ class Settings(BaseSettings):
     holdout_fraction: float = Field(default=0.3, gt=0.0, lt=1.0)
     contamination: float = Field(default=0.003, gt=0.0, le=0.5)
     false_alarms_per_day: float = Field(default=2.0, ge=0.0)
+    #: NAB labels (combined_windows.json) of the series, for the training runs' NAB metrics.
+    labels_file: Path | None = None
     dask_scheduler: str | None = None
     prometheus: PrometheusSettings = Field(default_factory=PrometheusSettings)
     lake: LakeSettings = Field(default_factory=LakeSettings)

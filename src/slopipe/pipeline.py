@@ -25,7 +25,9 @@ from slopipe.collect import collect
 from slopipe.collect.raw import collect_into
 from slopipe.collect.samples import split_finite
 from slopipe.config import Settings
+from slopipe.detect import labelled
 from slopipe.detect.model import AnomalyModel
+from slopipe.detect.nab_files import read_window_labels
 from slopipe.errors import ConfigError, InputError
 from slopipe.lake import Lake
 from slopipe.monitor.scoring import score_new
@@ -91,6 +93,8 @@ def run(
         slos_file = demo_slo_file()
     definitions = openslo.load_file(slos_file) if slos_file else []
     _refuse_repeated_names(definitions, slos_file)
+    if settings.labels_file is not None:
+        read_window_labels(settings.labels_file)  # a bad labels file stops the run here
 
     on_stage("collect")
     _make_home(settings.home)
@@ -234,6 +238,7 @@ def train_and_gate(
     held_scores = model.score_features(holdout)
     params = _params(model, train)
     metrics = {"train_rows": len(train), "holdout_rows": len(holdout)}
+    metrics |= labelled_measures(settings, features, held_scores, model.threshold, feedback)
     if trigger:
         params["trigger"] = trigger["name"]
         metrics |= {f"trigger_{k}": v for k, v in trigger.get("figures", {}).items()}
@@ -271,6 +276,25 @@ def train_and_gate(
         registry.promote(candidate.version, decision.reason)
         champion, champion_model = candidate, model
     return TrainOutcome(candidate, model, decision, champion, champion_model, split)
+
+
+def labelled_measures(
+    settings: Settings,
+    features: pd.DataFrame,
+    held_scores: pd.DataFrame,
+    threshold: float,
+    feedback: pd.DataFrame | None,
+) -> dict[str, float]:
+    """NAB and event metrics of the held-out span, from the labels file and people's
+    verdicts; none when neither labels a held-out series."""
+    nab_intervals = {}
+    if settings.labels_file is not None:
+        nab_intervals = labelled.intervals_from_nab(read_window_labels(settings.labels_file))
+    intervals = labelled.joined(nab_intervals, labelled.intervals_from_feedback(feedback, features))
+    measures = labelled.holdout_measures(held_scores, threshold, intervals)
+    if measures is None:
+        log.info("no labels for the held-out series: no NAB metrics in this training run")
+    return measures or {}
 
 
 def _reason(slos_file: Path | None) -> str:

@@ -72,6 +72,10 @@ def run(
     at: Annotated[
         datetime | None, typer.Option(help="End SLO windows here instead of the newest sample")
     ] = None,
+    labels: Annotated[
+        Path | None,
+        typer.Option(help="NAB labels JSON: the training run logs NAB and event metrics"),
+    ] = None,
     home: HomeOption = None,
     config: ConfigOption = None,
     as_json: JsonOption = False,
@@ -80,7 +84,7 @@ def run(
     from slopipe import pipeline
 
     try:
-        settings = load_settings(config, home=home)
+        settings = load_settings(config, home=home, labels_file=labels)
         # Libraries (MLflow) print progress notes on stdout; stdout is for results only.
         with _stage_progress(disabled=as_json) as on_stage, redirect_stdout(sys.stderr):
             summary = pipeline.run(settings, source, slos, at, on_stage)
