@@ -3,8 +3,11 @@
 `slopipe run` registers `AnomalyModel` (one Isolation Forest over every series' features,
 fitted once on the older 70 % of each series); `slopipe evaluate` measures the streaming
 detector (`slopipe.detect.streaming`: a forest per series refit on a trailing window,
-calibrated). This scores both on the newest 30 % of each series of a CSV folder with NAB's
-labels, with the measures a training run logs (`slopipe.detect.labelled`), in one run.
+calibrated). A third column is a candidate for the pipeline: the streaming detector with its
+forest fitted once per series on the trailing training rows and frozen, the calibration and
+filters still following the series. This scores all three on the newest 30 % of each series
+of a CSV folder with NAB's labels, with the measures a training run logs
+(`slopipe.detect.labelled`), in one run.
 
     python bench/holdout.py [--data DIR] [--labels FILE] [--json]
 """
@@ -17,12 +20,13 @@ import time
 from pathlib import Path
 
 import pandas as pd
+from sklearn.ensemble import IsolationForest
 
 from slopipe.collect.csv_files import read_csv_source
 from slopipe.detect.labelled import holdout_measures, intervals_from_nab
 from slopipe.detect.model import AnomalyModel
 from slopipe.detect.nab_files import read_window_labels
-from slopipe.detect.streaming import StreamingConfig, score_series
+from slopipe.detect.streaming import StreamingConfig, postprocess, score_series, seasonal_features
 from slopipe.prepare import build_features, prepare
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "nab"
@@ -41,6 +45,7 @@ def main() -> None:
     results = {
         "pipeline model": pipeline_model(train, held),
         "streaming": streaming(held, features),
+        "frozen forest": frozen_forest(held, features),
     }
     table = {
         name: holdout_measures(r["scores"], r["threshold"], intervals) | {"seconds": r["seconds"]}
@@ -78,6 +83,33 @@ def streaming(held: pd.DataFrame, features: pd.DataFrame) -> dict:
     for _, rows in features.groupby("series"):
         stamps = rows["timestamp"].dt.tz_convert(None).to_numpy("datetime64[ns]")
         anomaly_score, _ = score_series(stamps, rows["value"].to_numpy(float), config)
+        parts.append(rows[["series", "timestamp"]].assign(anomaly_score=anomaly_score))
+    scores = pd.concat(parts).merge(held[["series", "timestamp"]])
+    return {
+        "scores": scores,
+        "threshold": config.flag_threshold,
+        "seconds": time.perf_counter() - started,
+    }
+
+
+def frozen_forest(held: pd.DataFrame, features: pd.DataFrame) -> dict:
+    """One forest per series on its last `train_rows` training rows, scoring the whole
+    series; the likelihood, run filter, new-range and quiet stages as the streaming
+    detector runs them."""
+    started = time.perf_counter()
+    config = StreamingConfig()
+    parts = []
+    for series, rows in features.groupby("series"):
+        stamps = rows["timestamp"].dt.tz_convert(None).to_numpy("datetime64[ns]")
+        values = rows["value"].to_numpy(float)
+        matrix = seasonal_features(stamps, values)
+        n_train = int(
+            (~rows["timestamp"].isin(held.loc[held["series"] == series, "timestamp"])).sum()
+        )
+        forest = IsolationForest(n_estimators=config.n_trees, random_state=config.seed)
+        forest.fit(matrix[max(0, n_train - config.train_rows) : n_train])
+        raw = -forest.score_samples(matrix)
+        anomaly_score, _ = postprocess(stamps, values, raw, config)
         parts.append(rows[["series", "timestamp"]].assign(anomaly_score=anomaly_score))
     scores = pd.concat(parts).merge(held[["series", "timestamp"]])
     return {
