@@ -68,55 +68,48 @@ def pipeline_model(train: pd.DataFrame, held: pd.DataFrame) -> dict:
     started = time.perf_counter()
     model = AnomalyModel().fit(train)
     scores = model.score_features(held)
-    return {
-        "scores": scores,
-        "threshold": model.threshold,
-        "seconds": time.perf_counter() - started,
-    }
+    seconds = time.perf_counter() - started
+    return {"scores": scores, "threshold": model.threshold, "seconds": seconds}
 
 
 def streaming(held: pd.DataFrame, features: pd.DataFrame) -> dict:
     """Each whole series in time order (the detector is causal), its held-out rows kept."""
-    started = time.perf_counter()
-    config = StreamingConfig()
-    parts = []
-    for _, rows in features.groupby("series"):
-        stamps = rows["timestamp"].dt.tz_convert(None).to_numpy("datetime64[ns]")
-        anomaly_score, _ = score_series(stamps, rows["value"].to_numpy(float), config)
-        parts.append(rows[["series", "timestamp"]].assign(anomaly_score=anomaly_score))
-    scores = pd.concat(parts).merge(held[["series", "timestamp"]])
-    return {
-        "scores": scores,
-        "threshold": config.flag_threshold,
-        "seconds": time.perf_counter() - started,
-    }
+    return per_series(
+        held,
+        features,
+        lambda stamps, values, n_train, config: score_series(stamps, values, config)[0],
+    )
 
 
 def frozen_forest(held: pd.DataFrame, features: pd.DataFrame) -> dict:
     """One forest per series on its last `train_rows` training rows, scoring the whole
     series; the likelihood, run filter, new-range and quiet stages as the streaming
     detector runs them."""
+
+    def score(stamps, values, n_train, config):
+        matrix = seasonal_features(stamps, values)
+        forest = IsolationForest(n_estimators=config.n_trees, random_state=config.seed)
+        forest.fit(matrix[max(0, n_train - config.train_rows) : n_train])
+        return postprocess(stamps, values, -forest.score_samples(matrix), config)[0]
+
+    return per_series(held, features, score)
+
+
+def per_series(held: pd.DataFrame, features: pd.DataFrame, score) -> dict:
+    """`score(stamps, values, training_rows, config)` over each whole series, timed; the
+    held-out rows' scores kept."""
     started = time.perf_counter()
     config = StreamingConfig()
     parts = []
     for series, rows in features.groupby("series"):
         stamps = rows["timestamp"].dt.tz_convert(None).to_numpy("datetime64[ns]")
-        values = rows["value"].to_numpy(float)
-        matrix = seasonal_features(stamps, values)
-        n_train = int(
-            (~rows["timestamp"].isin(held.loc[held["series"] == series, "timestamp"])).sum()
-        )
-        forest = IsolationForest(n_estimators=config.n_trees, random_state=config.seed)
-        forest.fit(matrix[max(0, n_train - config.train_rows) : n_train])
-        raw = -forest.score_samples(matrix)
-        anomaly_score, _ = postprocess(stamps, values, raw, config)
+        held_stamps = held.loc[held["series"] == series, "timestamp"]
+        n_train = int((~rows["timestamp"].isin(held_stamps)).sum())
+        anomaly_score = score(stamps, rows["value"].to_numpy(float), n_train, config)
         parts.append(rows[["series", "timestamp"]].assign(anomaly_score=anomaly_score))
     scores = pd.concat(parts).merge(held[["series", "timestamp"]])
-    return {
-        "scores": scores,
-        "threshold": config.flag_threshold,
-        "seconds": time.perf_counter() - started,
-    }
+    seconds = time.perf_counter() - started
+    return {"scores": scores, "threshold": config.flag_threshold, "seconds": seconds}
 
 
 if __name__ == "__main__":

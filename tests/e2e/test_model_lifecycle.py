@@ -16,7 +16,7 @@ from mlflow.tracking import MlflowClient
 
 from tests.conftest import NAB, REPO
 from tests.e2e.conftest import slopipe
-from tests.fixtures.services import free_port, process_group, wait_until_ready
+from tests.fixtures.services import mlflow_models_serve
 
 VENV_BIN = str(Path(sys.executable).parent)
 
@@ -42,26 +42,10 @@ def spike_samples() -> pd.DataFrame:
 
 def test_mlflow_models_serve_answers_with_the_champions_scores(two_runs, tmp_path):
     uri = f"sqlite:///{two_runs / 'mlflow.db'}"
-    port = free_port()
-    env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "PATH": f"{VENV_BIN}:{os.environ['PATH']}"}
-    args = [
-        f"{VENV_BIN}/mlflow",
-        "models",
-        "serve",
-        "-m",
-        "models:/slopipe-anomaly@champion",
-        "--env-manager",
-        "local",
-        "-h",
-        "127.0.0.1",
-        "-p",
-        str(port),
-    ]
-    with process_group(args, tmp_path / "serve.log", env=env) as process:
-        wait_until_ready(f"http://127.0.0.1:{port}/ping", process, timeout_seconds=120)
+    with mlflow_models_serve("models:/slopipe-anomaly@champion", uri, tmp_path) as url:
         samples = spike_samples()
         body = {"dataframe_split": samples.to_dict(orient="split", index=False)}
-        response = httpx.post(f"http://127.0.0.1:{port}/invocations", json=body, timeout=60)
+        response = httpx.post(f"{url}/invocations", json=body, timeout=60)
     assert response.status_code == 200, response.text
     served = pd.DataFrame(response.json()["predictions"])
     mlflow.set_tracking_uri(uri)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -14,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from slopipe.detect.model import AnomalyModel, features_from_samples
 from slopipe.serve.app import create_app, registry_loader
-from tests.fixtures.services import free_port, process_group, wait_until_ready
+from tests.fixtures.services import mlflow_models_serve
 
 VENV_BIN = str(Path(sys.executable).parent)
 
@@ -87,26 +86,10 @@ def test_mlflow_models_serve_gives_the_same_scores(model, home, tmp_path):
     registry.promote(version, "test")
     ours = TestClient(create_app(registry_loader(settings))).post("/score", json=body(frame))
 
-    port = free_port()
-    env = {**os.environ, "MLFLOW_TRACKING_URI": settings.tracking_uri}
-    env["PATH"] = f"{VENV_BIN}:{env['PATH']}"
-    args = [
-        f"{VENV_BIN}/mlflow",
-        "models",
-        "serve",
-        "-m",
-        "models:/slopipe-anomaly@champion",
-        "--env-manager",
-        "local",
-        "-h",
-        "127.0.0.1",
-        "-p",
-        str(port),
-    ]
-    with process_group(args, tmp_path / "serve.log", env=env) as process:
-        wait_until_ready(f"http://127.0.0.1:{port}/ping", process, timeout_seconds=180)
+    champion = "models:/slopipe-anomaly@champion"
+    with mlflow_models_serve(champion, settings.tracking_uri, tmp_path) as url:
         theirs = httpx.post(
-            f"http://127.0.0.1:{port}/invocations",
+            f"{url}/invocations",
             json={"dataframe_split": frame.to_dict("split")},
             timeout=60,
         )
