@@ -14,6 +14,7 @@ slopipe's lake writes are.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -60,6 +61,19 @@ class Runner:
     @property
     def distributed(self) -> bool:
         return bool(self.scheduler or self.workers)
+
+    @property
+    def parallelism(self) -> int:
+        """Tasks that can run at once: the cluster's worker threads, 1 in-process."""
+        if self.client is None:
+            return 1
+        return max(1, sum(self.client.nthreads().values()))
+
+    def batches(self, items: list, per_thread: int = 4, most: int = 32) -> list[list]:
+        """`items` cut into about `per_thread` batches per worker thread, at most `most`
+        items each: enough tasks to balance the load, few enough to keep overhead small."""
+        size = max(1, min(most, math.ceil(len(items) / (per_thread * self.parallelism))))
+        return [items[i : i + size] for i in range(0, len(items), size)]
 
     def __enter__(self) -> Runner:
         if self.distributed:
