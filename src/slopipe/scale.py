@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from slopipe.errors import SlopipeError
+from slopipe.errors import ConfigError, SlopipeError
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,13 @@ class Runner:
         from dask.distributed import Client, LocalCluster
 
         if self.scheduler:
-            self.client = Client(self.scheduler)
+            try:
+                self.client = Client(self.scheduler)
+            except (OSError, TimeoutError) as error:
+                raise ConfigError(
+                    f"dask scheduler {self.scheduler}: cannot connect ({type(error).__name__}: "
+                    f"{error}); check --scheduler or SLOPIPE_DASK_SCHEDULER"
+                ) from None
         else:
             self.cluster = LocalCluster(
                 n_workers=self.workers,

@@ -146,3 +146,37 @@ def test_slo_status_with_workers_prints_the_in_process_json(stored, tmp_path, mo
     assert json.loads(spread.stdout) == json.loads(alone.stdout)
     assert len(json.loads(alone.stdout)) == 15
     assert f"error: slo gone: not evaluated: {REFUSED}" in spread.stderr
+
+
+def test_slo_status_on_the_cluster_named_by_the_environment(stored, tmp_path, monkeypatch):
+    store, _ = stored
+    monkeypatch.setenv("SLOPIPE_HOME", str(tmp_path))
+    monkeypatch.setenv("SLOPIPE_DB_URL", store.url)
+    alone = CliRunner().invoke(app, ["-q", "slo", "status", "--json"])
+    with Runner(workers=2) as cluster:
+        monkeypatch.setenv("SLOPIPE_DASK_SCHEDULER", cluster.cluster.scheduler_address)
+        spread = CliRunner().invoke(app, ["-q", "slo", "status", "--json"])
+        ran = cluster.client.run_on_scheduler(task_prefixes)
+    assert json.loads(spread.stdout) == json.loads(alone.stdout)
+    assert "evaluate_batch" in ran  # the SLO tasks went to that cluster
+
+
+def task_prefixes(dask_scheduler) -> list[str]:
+    return sorted(dask_scheduler.task_prefixes)
+
+
+def test_an_unreachable_scheduler_is_one_line_and_exit_2(stored, tmp_path, monkeypatch):
+    import dask
+
+    from tests.fixtures.services import free_port
+
+    store, _ = stored
+    monkeypatch.setenv("SLOPIPE_HOME", str(tmp_path))
+    monkeypatch.setenv("SLOPIPE_DB_URL", store.url)
+    address = f"tcp://127.0.0.1:{free_port()}"
+    with dask.config.set({"distributed.comm.timeouts.connect": "2s"}):
+        result = CliRunner().invoke(app, ["-q", "slo", "status", "--scheduler", address])
+    assert result.exit_code == 2 and result.stdout == ""
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith(f"error: dask scheduler {address}: cannot connect (")
+    assert line.endswith("check --scheduler or SLOPIPE_DASK_SCHEDULER")
