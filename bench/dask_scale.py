@@ -10,7 +10,13 @@ The issue's figure is 10,000 series; on this 2-core machine that takes hours per
 the default measures fewer (`--series`) and extrapolates linearly: each series is an
 independent task, so the work is proportional to the number of series.
 
+With `--slos N` it times SLO evaluation instead: N ratio SLOs (7-day window, each over its
+own requests and errors counters of 14 days at 5-minute steps) evaluated by
+`slopipe.slo.stage.evaluate_store` in-process and on the cluster, and checks that both give
+the same statuses.
+
     python bench/dask_scale.py [--series 200] [--workers 2] [--json]
+    python bench/dask_scale.py --slos 200 [--workers 2] [--json]
 """
 
 from __future__ import annotations
@@ -26,10 +32,14 @@ import numpy as np
 import pandas as pd
 
 from slopipe.collect.samples import make_frame
+from slopipe.config import PrometheusSettings
 from slopipe.detect.batch import detect_all
 from slopipe.lake import Lake
 from slopipe.lake.scores import ScoreTable
 from slopipe.scale import Runner
+from slopipe.slo.sources import Sources
+from slopipe.slo.stage import evaluate_store
+from slopipe.slo.store import SloStore
 
 ROWS = 14 * 288
 DAY_SECONDS = 86_400
@@ -58,12 +68,91 @@ def timed(lake: Lake, scores: Path, runner: Runner) -> tuple[float, int]:
     return time.perf_counter() - started, report.series
 
 
+def slo_counters(count: int, seed: int = 0) -> pd.DataFrame:
+    """Requests and errors counters of `count` services: 14 days at 5-minute steps."""
+    rng = np.random.default_rng(seed)
+    times = pd.date_range("2026-01-01", periods=ROWS, freq="5min", tz="UTC")
+    frames = []
+    for i in range(count):
+        requests = rng.poisson(5000, ROWS).astype(float)
+        errors = rng.poisson(2 + i % 7, ROWS).astype(float)
+        frames.append(make_frame(times, np.cumsum(requests), f"svc{i:04d}_requests", "counter"))
+        frames.append(make_frame(times, np.cumsum(errors), f"svc{i:04d}_errors", "counter"))
+    return pd.concat(frames, ignore_index=True)
+
+
+def slo_document(i: int) -> dict:
+    source = lambda s: {"metricSource": {"type": "lake", "spec": {"series": s}}}  # noqa: E731
+    ratio = {"bad": source(f"svc{i:04d}_errors"), "total": source(f"svc{i:04d}_requests")}
+    return {
+        "apiVersion": "openslo/v1",
+        "kind": "SLO",
+        "metadata": {"name": f"svc{i:04d}-availability"},
+        "spec": {
+            "service": f"svc{i:04d}",
+            "indicator": {"spec": {"ratioMetric": ratio}},
+            "timeWindow": [{"duration": "7d", "isRolling": True}],
+            "budgetingMethod": "Occurrences",
+            "objectives": [{"target": 0.999}],
+        },
+    }
+
+
+def slo_benchmark(count: int, workers: int) -> dict:
+    with tempfile.TemporaryDirectory() as folder:
+        lake = Lake(Path(folder) / "lake")
+        lake.append(slo_counters(count))
+        store = SloStore(f"sqlite:///{Path(folder) / 'slo.db'}")
+        store.apply([(f"svc{i:04d}-availability", slo_document(i)) for i in range(count)], "b", "")
+        sources = Sources(lake, PrometheusSettings())
+        timings, results = {}, {}
+        for mode, runner in (("in_process", Runner()), ("cluster", Runner(workers=workers))):
+            with runner:
+                # A few SLOs first, untimed: imports and the first table load per worker.
+                warm = [f"svc{i:04d}-availability" for i in range(4 * runner.parallelism)]
+                evaluate_store(
+                    store, sources, sources.window_end, names=warm, record=False, runner=runner
+                )
+                started = time.perf_counter()
+                results[mode] = evaluate_store(store, sources, sources.window_end, runner=runner)
+                timings[mode] = time.perf_counter() - started
+                tasks = len(runner.batches(list(range(count))))
+    same = [s.as_dict() for s in results["in_process"].statuses] == [
+        s.as_dict() for s in results["cluster"].statuses
+    ]
+    return {
+        "slos": len(results["cluster"].evaluated),
+        "failed": len(results["cluster"].failed),
+        "rows_per_series": ROWS,
+        "workers": workers,
+        "cluster_tasks": tasks,
+        "in_process_seconds": timings["in_process"],
+        "cluster_seconds": timings["cluster"],
+        "speedup": timings["in_process"] / timings["cluster"],
+        "same_statuses": same,
+    }
+
+
+def print_slo(result: dict) -> None:
+    print(f"{result['slos']} SLOs (7d windows over {result['rows_per_series']}-row counters)")
+    print(f"in-process:  {result['in_process_seconds']:8.1f} s")
+    print(
+        f"{result['workers']} workers:   {result['cluster_seconds']:8.1f} s in "
+        f"{result['cluster_tasks']} tasks (speed-up {result['speedup']:.2f}x), "
+        f"same statuses: {result['same_statuses']}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--series", type=int, default=200)
+    parser.add_argument("--slos", type=int, help="time SLO evaluation of this many SLOs instead")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    if args.slos:
+        result = slo_benchmark(args.slos, args.workers)
+        return print(json.dumps(result, indent=2)) if args.json else print_slo(result)
     with tempfile.TemporaryDirectory() as folder:
         lake = Lake(Path(folder) / "lake")
         lake.append(synthetic(args.series))

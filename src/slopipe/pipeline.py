@@ -35,10 +35,11 @@ from slopipe.prepare import FEATURES, build_features, prepare
 from slopipe.registry.mlflow_registry import RegisteredModel, Registry
 from slopipe.registry.plots import score_histogram, series_figure
 from slopipe.registry.validate import GateDecision, SloSlices, decide, with_feedback
+from slopipe.scale import Runner
 from slopipe.slo import openslo
 from slopipe.slo.evaluate import SloStatus
 from slopipe.slo.sources import Sources, check_series
-from slopipe.slo.stage import evaluate_store
+from slopipe.slo.stage import StoreEvaluation, evaluate_store
 from slopipe.slo.store import SloStore
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,7 @@ class RunSummary:
     counter_resets: int = 0
     slos_evaluated: int = 0
     slos_breached: int = 0
+    slos_failed: dict[str, str] = field(default_factory=dict)
     slos: list[dict] = field(default_factory=list)
     model_uri: str | None = None
     model_version: str | None = None
@@ -129,7 +131,10 @@ def run(
     features = build_features(prepared)
 
     on_stage("slo")
-    statuses, slo_series = evaluate_slos(store, sources, at)
+    with Runner(settings.dask_scheduler) as runner:
+        evaluated = evaluate_store(store, sources, sources.window_end, at, runner=runner)
+    statuses, slo_series = evaluated.statuses, lake_series_of(evaluated)
+    summary.slos_failed = evaluated.failed
     summary.slos = [s.as_dict() for s in statuses]
     summary.slos_evaluated = len(statuses)
     summary.slos_breached = sum(s.state == "breached" for s in statuses)
@@ -302,17 +307,20 @@ def _reason(slos_file: Path | None) -> str:
 
 
 def evaluate_slos(
-    store: SloStore, sources: Sources, at: datetime | None
+    store: SloStore, sources: Sources, at: datetime | None, runner: Runner | None = None
 ) -> tuple[list[SloStatus], dict[str, tuple[str, ...]]]:
-    evaluated = evaluate_store(store, sources, sources.window_end, at)
-    statuses = [s for e in evaluated for s in e.statuses]
-    slo_series = {
+    result = evaluate_store(store, sources, sources.window_end, at, runner=runner)
+    return result.statuses, lake_series_of(result)
+
+
+def lake_series_of(result: StoreEvaluation) -> dict[str, tuple[str, ...]]:
+    """Per evaluated SLO, the plain lake series it reads (bucket series left out)."""
+    return {
         e.definition.name: tuple(
             s.series for s in e.definition.sources() if s.type == "lake" and s.le is None
         )
-        for e in evaluated
+        for e in result.evaluated
     }
-    return statuses, slo_series
 
 
 def _holdout_split(features: pd.DataFrame, fraction: float) -> dict[str, datetime]:

@@ -14,11 +14,12 @@ slopipe's lake writes are.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from slopipe.errors import SlopipeError
+from slopipe.errors import ConfigError, SlopipeError
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,19 @@ class Runner:
     def distributed(self) -> bool:
         return bool(self.scheduler or self.workers)
 
+    @property
+    def parallelism(self) -> int:
+        """Tasks that can run at once: the cluster's worker threads, 1 in-process."""
+        if self.client is None:
+            return 1
+        return max(1, sum(self.client.nthreads().values()))
+
+    def batches(self, items: list, per_thread: int = 4, most: int = 32) -> list[list]:
+        """`items` cut into about `per_thread` batches per worker thread, at most `most`
+        items each: enough tasks to balance the load, few enough to keep overhead small."""
+        size = max(1, min(most, math.ceil(len(items) / (per_thread * self.parallelism))))
+        return [items[i : i + size] for i in range(0, len(items), size)]
+
     def __enter__(self) -> Runner:
         if self.distributed:
             self._connect()
@@ -70,7 +84,13 @@ class Runner:
         from dask.distributed import Client, LocalCluster
 
         if self.scheduler:
-            self.client = Client(self.scheduler)
+            try:
+                self.client = Client(self.scheduler)
+            except (OSError, TimeoutError) as error:
+                raise ConfigError(
+                    f"dask scheduler {self.scheduler}: cannot connect ({type(error).__name__}: "
+                    f"{error}); check --scheduler or SLOPIPE_DASK_SCHEDULER"
+                ) from None
         else:
             self.cluster = LocalCluster(
                 n_workers=self.workers,

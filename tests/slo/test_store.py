@@ -78,7 +78,7 @@ def test_evaluations_record_the_version_they_used_and_its_history(db_url):
         "errors": pd.DataFrame({"timestamp": times, "value": np.full(1440, 2.0)}),
     }
     fetch = lambda s, a, b: data[s.series]  # noqa: E731
-    [result] = evaluate_store(store, fetch, lambda d: end)
+    [result] = evaluate_store(store, fetch, lambda d: end).evaluated
     assert result.stored.version == 2
     assert result.statuses[0].error_budget_remaining == pytest.approx(1 - 2880 / 7920)
     rows = store.evaluations("api")

@@ -33,7 +33,10 @@ def detect(
     config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Score each series of the lake with the streaming detector; store the scores."""
+    """Score each series of the lake with the streaming detector; store the scores.
+
+    With MLFLOW_TRACKING_URI set, each series' run is logged there from its worker, under
+    one parent run."""
     from slopipe.detect.batch import detect_all
     from slopipe.lake import Lake
     from slopipe.lake.scores import ScoreTable
@@ -51,7 +54,12 @@ def detect(
         address = scheduler or settings.dask_scheduler
         with Runner(address, workers) as runner, _progress(len(names), as_json) as advance:
             report = detect_all(
-                lake, ScoreTable(settings.scores_path), runner, names, on_done=advance
+                lake,
+                ScoreTable(settings.scores_path),
+                runner,
+                names,
+                on_done=advance,
+                tracking_uri=settings.mlflow_tracking_uri,
             )
     except SlopipeError as error:
         raise fail(error) from None

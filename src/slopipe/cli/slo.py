@@ -14,9 +14,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from slopipe.cli.common import ConfigOption, HomeOption, JsonOption, err, out
+from slopipe.cli.detect import SchedulerOption, WorkersOption
 from slopipe.config import Settings, load_settings
 from slopipe.errors import SlopipeError
 
@@ -214,27 +216,48 @@ def status(
     min_coverage: Annotated[
         float | None, typer.Option(help="Coverage below which data is insufficient [per SLO]")
     ] = None,
+    scheduler: SchedulerOption = None,
+    workers: WorkersOption = None,
     home: HomeOption = None,
     config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Evaluate the stored SLOs: budget, burn rates, coverage, state, firing tiers."""
+    """Evaluate the stored SLOs: budget, burn rates, coverage, state, firing tiers.
+
+    An SLO that cannot be evaluated is named on stderr with its reason, the others are
+    shown, and the exit code is 1."""
     from slopipe.lake import Lake
+    from slopipe.scale import Runner
     from slopipe.slo.sources import Sources
     from slopipe.slo.stage import evaluate_store
 
     try:
         settings = load_settings(config, home=home)
         sources = Sources(Lake(settings.lake_path), settings.prometheus)
-        evaluated = evaluate_store(
-            _store(settings), sources, sources.window_end, at, names, min_coverage=min_coverage
-        )
+        store = _store(settings)
+        with Runner(scheduler or settings.dask_scheduler, workers) as runner:
+            result = evaluate_store(
+                store,
+                sources,
+                sources.window_end,
+                at,
+                names,
+                min_coverage=min_coverage,
+                runner=runner,
+            )
     except SlopipeError as error:
         raise fail(error) from None
-    statuses = [s.as_dict() for e in evaluated for s in e.statuses]
+    statuses = [s.as_dict() for s in result.statuses]
     if as_json:
-        return _print_json(statuses)
-    _print_status(statuses)
+        _print_json(statuses)
+    else:
+        _print_status(statuses)
+    for name, reason in sorted(result.failed.items()):
+        err.print(
+            f"[bold red]error:[/] slo {name}: not evaluated: {escape(reason)}", soft_wrap=True
+        )
+    if result.failed:
+        raise typer.Exit(1)
 
 
 def _print_status(statuses: list[dict]) -> None:

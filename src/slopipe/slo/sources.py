@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pandas as pd
@@ -32,6 +33,12 @@ class Sources:
         self.lake = lake
         self.prometheus = prometheus
         self._names: list[str] | None = None
+
+    def __reduce__(self):
+        # Shipped to a Dask worker as the lake's path and the Prometheus settings (with
+        # their credentials, which the worker needs): it reads the lake itself, and no
+        # cached table, lock or series names travel.
+        return _sources_at, (str(self.lake.path), self.prometheus)
 
     def __call__(
         self, source: MetricSource, start: pd.Timestamp, end: pd.Timestamp
@@ -90,6 +97,10 @@ class Sources:
         if templated:
             frame = frame.assign(value=(frame["value"] * step).cumsum(), kind="counter")
         return frame
+
+
+def _sources_at(lake_path: str, prometheus: PrometheusSettings) -> Sources:
+    return Sources(Lake(Path(lake_path)), prometheus)
 
 
 def parse_series(name: str) -> tuple[str, dict[str, str]]:
