@@ -104,6 +104,11 @@ class Settings(BaseSettings):
     holdout_fraction: float = Field(default=0.3, gt=0.0, lt=1.0)
     contamination: float = Field(default=0.003, gt=0.0, le=0.5)
     false_alarms_per_day: float = Field(default=2.0, ge=0.0)
+    #: Series that agree on these labels (and on `service_name_label`) form one service,
+    #: modelled jointly; see docs/services.md.
+    service_labels: list[str] = Field(default_factory=lambda: ["job", "instance"])
+    #: A service is named by this label's value; without it, by its `service_labels` values.
+    service_name_label: str = "service"
     dask_scheduler: str | None = None
     prometheus: PrometheusSettings = Field(default_factory=PrometheusSettings)
     lake: LakeSettings = Field(default_factory=LakeSettings)
