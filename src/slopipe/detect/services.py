@@ -74,9 +74,11 @@ def common_span(frame: pd.DataFrame) -> tuple[pd.Timestamp, pd.Timestamp] | None
 
 
 def split_time(timestamps: pd.Series, holdout_fraction: float) -> pd.Timestamp:
-    """The time from which the newest `holdout_fraction` of the distinct timestamps is held out."""
+    """The time from which the newest `holdout_fraction` of the distinct timestamps (rounded to a
+    whole number of them, at least one) is held out."""
     stamps = timestamps.drop_duplicates().sort_values().reset_index(drop=True)
-    return stamps.iloc[int(len(stamps) * (1.0 - holdout_fraction))]
+    held = max(1, round(len(stamps) * holdout_fraction))
+    return stamps.iloc[len(stamps) - held]
 
 
 def flagged_rows(scores: ServiceScores, top: int = TOP_METRICS) -> pd.DataFrame:
