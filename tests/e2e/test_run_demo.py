@@ -23,6 +23,8 @@ SUMMARY_KEYS = {
     "model_version",
     "promoted",
     "anomalies",
+    "services",
+    "service_anomalies",
     "alerts",
 }
 
@@ -96,6 +98,7 @@ def test_a_second_run_stores_nothing_twice(demo_run, demo_home):
     assert second["lake_rows"] == demo_run["lake_rows"]
     assert second["model_version"] == "2"
     assert second["new_anomalies"] == 0 and second["alerts"] == 0
+    assert second["new_service_anomalies"] == 0 == second["services"][0]["scored"]
     engine = sa.create_engine(f"sqlite:///{demo_home / 'slo.db'}")
     with engine.connect() as connection:
         versions = connection.execute(sa.text("select count(*) from slo_versions")).scalar()
