@@ -128,3 +128,23 @@ def test_service_anomalies_keep_their_ranked_metrics_apart_from_per_series_ones(
     assert store.anomalies().empty  # the per-series model's anomalies only
     assert store.service_anomalies("other").empty
     assert store.watermarks()["service/shop"] == until.to_pydatetime()
+
+
+def test_anomalies_stored_before_revision_0301_stay_per_series_anomalies(db_url):
+    engine = sa.create_engine(db_url)
+    with engine.begin() as connection:
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0201")
+        connection.execute(
+            sa.text(
+                "INSERT INTO anomalies (series, timestamp, anomaly_score, model_version, "
+                "detected_at) VALUES ('cpu', '2026-01-01T00:00:00+00:00', 0.7, '1', "
+                "'2026-01-01T00:05:00+00:00')"
+            )
+        )
+    engine.dispose()
+    store = SloStore(db_url)
+    assert list(store.anomalies()["series"]) == ["cpu"]
+    assert store.service_anomalies().empty
