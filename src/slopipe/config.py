@@ -106,6 +106,11 @@ class Settings(BaseSettings):
     false_alarms_per_day: float = Field(default=2.0, ge=0.0)
     #: NAB labels (combined_windows.json) of the series, for the training runs' NAB metrics.
     labels_file: Path | None = None
+    #: Series that agree on these labels (and on `service_name_label`) form one service,
+    #: modelled jointly; see docs/services.md.
+    service_labels: list[str] = Field(default_factory=lambda: ["job", "instance"])
+    #: A service is named by this label's value; without it, by its `service_labels` values.
+    service_name_label: str = "service"
     dask_scheduler: str | None = None
     prometheus: PrometheusSettings = Field(default_factory=PrometheusSettings)
     lake: LakeSettings = Field(default_factory=LakeSettings)

@@ -1,6 +1,8 @@
 """`slopipe run`: one pass of the whole pipeline, stage after stage.
 
-collect -> lake -> prepare -> slo -> train -> validate -> score -> alert
+collect -> lake -> prepare -> slo -> train -> validate -> score -> services -> alert
+
+`run` calls one function per stage; they hand each other a `_RunState`.
 
 Inputs are checked before anything is stored: a bad CSV or SLO file changes nothing. Each
 later stage stores its own results atomically, so a failure leaves what earlier stages
@@ -20,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from slopipe.alert import outbox
-from slopipe.alert.rules import anomaly_alerts, slo_alerts
+from slopipe.alert.rules import anomaly_alerts, service_alerts, slo_alerts
 from slopipe.collect import collect
 from slopipe.collect.raw import collect_into
 from slopipe.collect.samples import split_finite
@@ -28,6 +30,7 @@ from slopipe.config import Settings
 from slopipe.detect import labelled
 from slopipe.detect.model import AnomalyModel
 from slopipe.detect.nab_files import read_window_labels
+from slopipe.detect.services import labels_of
 from slopipe.errors import ConfigError, InputError
 from slopipe.lake import Lake
 from slopipe.monitor.scoring import score_new
@@ -36,6 +39,7 @@ from slopipe.registry.mlflow_registry import RegisteredModel, Registry
 from slopipe.registry.plots import score_histogram, series_figure
 from slopipe.registry.validate import GateDecision, SloSlices, decide, with_feedback
 from slopipe.scale import Runner
+from slopipe.service_stage import ServiceResult, model_services
 from slopipe.slo import openslo
 from slopipe.slo.evaluate import SloStatus
 from slopipe.slo.sources import Sources, check_series
@@ -44,7 +48,17 @@ from slopipe.slo.store import SloStore
 
 log = logging.getLogger(__name__)
 
-STAGES = ("collect", "store", "prepare", "slo", "train", "validate", "score", "alert")
+STAGES = (
+    "collect",
+    "store",
+    "prepare",
+    "slo",
+    "train",
+    "validate",
+    "score",
+    "services",
+    "alert",
+)
 OnStage = Callable[[str], None]
 
 
@@ -71,6 +85,9 @@ class RunSummary:
     scored: int = 0
     anomalies: int = 0
     new_anomalies: int = 0
+    services: list[dict] = field(default_factory=list)
+    service_anomalies: int = 0
+    new_service_anomalies: int = 0
     alerts: int = 0
     alerts_sent: int = 0
 
@@ -97,8 +114,47 @@ def run(
     _refuse_repeated_names(definitions, slos_file)
     if settings.labels_file is not None:
         read_window_labels(settings.labels_file)  # a bad labels file stops the run here
-
     on_stage("collect")
+    state = _collect(settings, source, summary)
+    on_stage("store")
+    _store(state, definitions, slos_file, summary)
+    on_stage("prepare")
+    _prepare(state, summary)
+    on_stage("slo")
+    _evaluate(state, at, summary)
+    on_stage("train")
+    _train(state, summary, on_stage)
+    on_stage("score")
+    _score(state, summary)
+    on_stage("services")
+    _services(state, summary)
+    on_stage("alert")
+    _alert(state, summary)
+    return summary
+
+
+@dataclass
+class _RunState:
+    """What one run's stages hand each other."""
+
+    settings: Settings
+    source: str
+    lake: Lake
+    samples: pd.DataFrame
+    definitions: list = field(default_factory=list)
+    store: SloStore | None = None
+    sources: Sources | None = None
+    prepared: pd.DataFrame | None = None
+    features: pd.DataFrame | None = None
+    statuses: list[SloStatus] = field(default_factory=list)
+    slo_series: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    registry: Registry | None = None
+    outcome: TrainOutcome | None = None
+    flagged: pd.DataFrame | None = None
+    services: list[ServiceResult] = field(default_factory=list)
+
+
+def _collect(settings: Settings, source: str, summary: RunSummary) -> _RunState:
     _make_home(settings.home)
     lake = Lake(settings.lake_path)
     if source == "prometheus":
@@ -110,73 +166,119 @@ def run(
         samples, summary.rejected = split_finite(collect(source, settings))
     summary.series, summary.samples = samples["series"].nunique(), len(samples)
     summary.duplicates = int(samples.duplicated(["series", "timestamp"]).sum())
+    return _RunState(settings, source, lake, samples)
 
-    on_stage("store")
-    _refuse_too_few(samples, source)
-    store = SloStore(settings.slo_db_url)
-    known = set(lake.series_names()) | set(samples["series"])
+
+def _store(state: _RunState, definitions: list, slos_file: Path | None, summary) -> None:
+    """Check the SLOs against the known series, then store samples and SLOs."""
+    _refuse_too_few(state.samples, state.source)
+    state.definitions = definitions
+    state.store = SloStore(state.settings.slo_db_url)
+    known = set(state.lake.series_names()) | set(state.samples["series"])
     for definition, _ in definitions:
         check_series(definition, known)
-    if source != "prometheus":
-        summary.new_samples = lake.append(samples)
-    summary.lake_rows = lake.count()
-    sources = Sources(lake, settings.prometheus)
+    if state.source != "prometheus":
+        summary.new_samples = state.lake.append(state.samples)
+    summary.lake_rows = state.lake.count()
+    state.sources = Sources(state.lake, state.settings.prometheus)
     documents = [(d.name, doc) for d, doc in definitions]
-    store.apply(documents, author="slopipe run", reason=_reason(slos_file))
+    state.store.apply(documents, author="slopipe run", reason=_reason(slos_file))
 
-    on_stage("prepare")
-    names = sorted(samples["series"].unique())
-    prepared, report = prepare(lake.read(names))
+
+def _prepare(state: _RunState, summary: RunSummary) -> None:
+    names = sorted(state.samples["series"].unique())
+    state.prepared, report = prepare(state.lake.read(names))
     summary.gaps, summary.counter_resets = report.gaps, report.counter_resets
-    features = build_features(prepared)
+    state.features = build_features(state.prepared)
 
-    on_stage("slo")
-    with Runner(settings.dask_scheduler) as runner:
-        evaluated = evaluate_store(store, sources, sources.window_end, at, runner=runner)
-    statuses, slo_series = evaluated.statuses, lake_series_of(evaluated)
+
+def _evaluate(state: _RunState, at: datetime | None, summary: RunSummary) -> None:
+    with Runner(state.settings.dask_scheduler) as runner:
+        evaluated = evaluate_store(
+            state.store, state.sources, state.sources.window_end, at, runner=runner
+        )
+    state.statuses, state.slo_series = evaluated.statuses, lake_series_of(evaluated)
     summary.slos_failed = evaluated.failed
-    summary.slos = [s.as_dict() for s in statuses]
-    summary.slos_evaluated = len(statuses)
-    summary.slos_breached = sum(s.state == "breached" for s in statuses)
+    summary.slos = [s.as_dict() for s in state.statuses]
+    summary.slos_evaluated = len(state.statuses)
+    summary.slos_breached = sum(s.state == "breached" for s in state.statuses)
 
-    on_stage("train")
-    registry = Registry(settings)
+
+def _train(state: _RunState, summary: RunSummary, on_stage: OnStage) -> None:
+    state.registry = Registry(state.settings)
     outcome = train_and_gate(
-        settings,
-        registry,
-        features,
-        example_rows(samples),
-        statuses,
-        slo_series,
+        state.settings,
+        state.registry,
+        state.features,
+        example_rows(state.samples),
+        state.statuses,
+        state.slo_series,
         on_stage=on_stage,
-        feedback=store.feedback(),
+        feedback=state.store.feedback(),
     )
-    candidate, decision = outcome.candidate, outcome.decision
-    champion, champion_model, split = outcome.champion, outcome.champion_model, outcome.split
-    summary.model_version, summary.model_uri = candidate.version, candidate.uri
+    state.outcome, decision = outcome, outcome.decision
+    summary.model_version, summary.model_uri = outcome.candidate.version, outcome.candidate.uri
     summary.promoted, summary.promotion_reason = decision.promote, decision.reason
     summary.gate = {
         "candidate": decision.candidate.as_dict() if decision.candidate else None,
         "champion": decision.champion.as_dict() if decision.champion else None,
     }
-    summary.champion_version = champion.version if champion else None
+    summary.champion_version = outcome.champion.version if outcome.champion else None
 
-    on_stage("score")
-    flagged = pd.DataFrame(columns=["series", "timestamp", "anomaly_score"])
-    if champion_model is None:
+
+def _score(state: _RunState, summary: RunSummary) -> None:
+    outcome = state.outcome
+    state.flagged = pd.DataFrame(columns=["series", "timestamp", "anomaly_score"])
+    if outcome.champion_model is None:
         log.warning("no champion model yet: nothing scored; a later run promotes one")
-    else:
-        scored = score_new(lake, store, champion_model, champion.version, split)
-        summary.scored, summary.anomalies = scored.scored, scored.anomalies
-        summary.new_anomalies, flagged = scored.new_anomalies, scored.flagged
+        return
+    version = outcome.champion.version
+    scored = score_new(state.lake, state.store, outcome.champion_model, version, outcome.split)
+    summary.scored, summary.anomalies = scored.scored, scored.anomalies
+    summary.new_anomalies, state.flagged = scored.new_anomalies, scored.flagged
 
-    on_stage("alert")
+
+def _services(state: _RunState, summary: RunSummary) -> None:
+    """One multivariate model per service, logged beside the candidate (see service_stage)."""
+    candidate = state.outcome.candidate
+
+    def log_model(service, model, document) -> None:
+        state.registry.log_service_model(candidate.run_id, service.name, model, document)
+
+    state.services = model_services(
+        state.settings,
+        state.store,
+        state.prepared,
+        labels_of(state.samples),
+        slos_by_service(state.store),
+        candidate.version,
+        log_model,
+    )
+    summary.services = [s.as_dict() for s in state.services]
+    summary.service_anomalies = sum(s.anomalies for s in state.services)
+    summary.new_service_anomalies = sum(s.new_anomalies for s in state.services)
+
+
+def _alert(state: _RunState, summary: RunSummary) -> None:
+    statuses, store = state.statuses, state.store
     now = max((s.window_end for s in statuses), default=pd.Timestamp(datetime.now(UTC)))
-    services = {d.name: d.service for d, _ in definitions}
-    raised = slo_alerts(statuses, services) + anomaly_alerts(flagged, now.to_pydatetime())
+    now = now.to_pydatetime()
+    services = {d.name: d.service for d, _ in state.definitions}
+    raised = slo_alerts(statuses, services) + anomaly_alerts(state.flagged, now)
+    for result in state.services:
+        raised += service_alerts(result.name, result.flagged, result.slos, now)
     summary.alerts = outbox.enqueue(store, raised)
-    summary.alerts_sent = outbox.deliver(store, settings.alertmanager_url)
-    return summary
+    summary.alerts_sent = outbox.deliver(store, state.settings.alertmanager_url)
+
+
+def slos_by_service(store: SloStore) -> dict[str, list[str]]:
+    """The stored SLOs that name each service in their `spec.service`."""
+    found: dict[str, list[str]] = {}
+    for stored in store.current():
+        definition = openslo.parse_slo(stored.document, where=f"stored SLO {stored.name}")
+        if definition.service:
+            found.setdefault(definition.service, []).append(stored.name)
+    return found
 
 
 #: Fewer samples than this cannot train a model (it needs 50 feature rows after the holdout).

@@ -122,3 +122,19 @@ def test_repeated_anomalies_are_one_alert_per_episode():
 
 def test_an_episode_closes_after_the_group_gap():
     assert open_episodes(anomalies("cpu", [31]), NOW, timedelta(minutes=30)) == []
+
+
+def test_an_episode_with_an_explanation_carries_its_top_metrics():
+    rows = anomalies("service/shop", [3, 2, 1])
+    rows["anomaly_score"] = [0.7, 0.9, 0.8]
+    rows["top_metrics"] = [["cpu", "db"], ["db", "cpu"], ["cpu"]]
+    episodes = open_episodes(rows, NOW, timedelta(minutes=30))
+    assert [e.top_metrics for e in episodes] == [("db", "cpu")]  # the 0.9 row's ranking
+    (alert,) = decide_alerts([], SLOS, episodes, NOW, LINKS)
+    assert alert.annotations["top_metrics"] == "db, cpu"
+
+
+def test_an_episode_without_an_explanation_has_no_top_metrics_annotation():
+    episodes = open_episodes(anomalies("cpu", [1]), NOW, timedelta(minutes=30))
+    (alert,) = decide_alerts([], SLOS, episodes, NOW, LINKS)
+    assert "top_metrics" not in alert.annotations

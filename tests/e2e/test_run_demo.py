@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import pytest
 import sqlalchemy as sa
@@ -21,6 +23,8 @@ SUMMARY_KEYS = {
     "model_version",
     "promoted",
     "anomalies",
+    "services",
+    "service_anomalies",
     "alerts",
 }
 
@@ -66,7 +70,7 @@ def test_the_first_model_is_registered_and_promoted_by_the_slo_gate(demo_run):
 
 def test_incidents_in_the_scored_span_are_flagged(demo_run, demo_home):
     engine = sa.create_engine(f"sqlite:///{demo_home / 'slo.db'}")
-    found = pd.read_sql("select series, timestamp from anomalies", engine)
+    found = pd.read_sql("select series, timestamp from anomalies where service is null", engine)
     found["timestamp"] = pd.to_datetime(found["timestamp"], utc=True)
     assert len(found) == demo_run["anomalies"] > 0
     scored_from = found["timestamp"].min()
@@ -94,6 +98,7 @@ def test_a_second_run_stores_nothing_twice(demo_run, demo_home):
     assert second["lake_rows"] == demo_run["lake_rows"]
     assert second["model_version"] == "2"
     assert second["new_anomalies"] == 0 and second["alerts"] == 0
+    assert second["new_service_anomalies"] == 0 == second["services"][0]["scored"]
     engine = sa.create_engine(f"sqlite:///{demo_home / 'slo.db'}")
     with engine.connect() as connection:
         versions = connection.execute(sa.text("select count(*) from slo_versions")).scalar()
@@ -105,3 +110,26 @@ def test_the_table_output_is_readable_and_logs_stay_on_stderr(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "SLOs breached" in result.stdout and "checkout-latency" in result.stdout
     assert "INFO" not in result.stdout and "lake append" in result.stderr
+
+
+def test_the_demo_is_one_service_whose_incidents_are_explained_by_the_series_they_hit(
+    demo_run, demo_home
+):
+    (service,) = demo_run["services"]
+    assert service["name"] == "checkout"  # its series' label service, as its SLOs name it
+    assert service["slos"] == ["checkout-availability", "checkout-cpu", "checkout-latency"]
+    assert service["series"] == sorted(demo.generate()["series"].unique())
+    engine = sa.create_engine(f"sqlite:///{demo_home / 'slo.db'}")
+    found = pd.read_sql(
+        "select timestamp, top_metrics from anomalies where service = 'checkout'", engine
+    )
+    found["timestamp"] = pd.to_datetime(found["timestamp"], utc=True)
+    assert len(found) == service["anomalies"] == demo_run["service_anomalies"] > 0
+    scored_from = found["timestamp"].min()
+    for incident in demo.incidents():
+        if incident.start < scored_from:
+            continue
+        inside = found[found["timestamp"].between(incident.start, incident.end)]
+        assert len(inside) > 0, f"{incident} not flagged by the service model"
+        first = {json.loads(t)[0] for t in inside["top_metrics"]}
+        assert first == {incident.series}, incident

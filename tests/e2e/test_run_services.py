@@ -33,7 +33,8 @@ def test_postgres_store_mlflow_server_and_alertmanager_all_take_part(tmp_path, p
 
             assert count("slo_versions") == 3
             assert count("evaluations") == summary["slos_evaluated"] == 3
-            assert count("anomalies") == summary["anomalies"] > 0
+            assert count("anomalies where service is null") == summary["anomalies"] > 0
+            assert count("anomalies where service = 'checkout'") == summary["service_anomalies"]
             statuses = pd.read_sql("select status from alerts", connection)["status"]
         assert not (tmp_path / "home" / "slo.db").exists()
 

@@ -105,4 +105,46 @@ def test_a_store_made_by_revision_0001_is_upgraded_keeping_its_slos(db_url):
     assert (old.version, old.author, old.source_format) == (1, "ana", "openslo")
     with store.engine.connect() as connection:
         revision = connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
-    assert revision == "0201"  # the newest revision, after 0002
+    assert revision == "0301"  # the newest revision, after 0002
+
+
+def test_service_anomalies_keep_their_ranked_metrics_apart_from_per_series_ones(db_url):
+    store = SloStore(db_url)
+    at = pd.Timestamp("2026-01-01 10:00", tz="UTC")
+    found = pd.DataFrame(
+        {
+            "timestamp": [at, at + timedelta(minutes=1)],
+            "anomaly_score": [0.9, 0.8],
+            "top_metrics": [["db", "cpu"], ["cpu", "db"]],
+        }
+    )
+    until = at + timedelta(minutes=5)
+    assert store.record_service_scores("shop", found, "3", until) == 2
+    assert store.record_service_scores("shop", found, "3", until) == 0  # stored once
+    stored = store.service_anomalies("shop")
+    assert list(stored["top_metrics"]) == [["db", "cpu"], ["cpu", "db"]]
+    assert list(stored["timestamp"]) == list(found["timestamp"])
+    assert set(stored["service"]) == {"shop"} and set(stored["model_version"]) == {"3"}
+    assert store.anomalies().empty  # the per-series model's anomalies only
+    assert store.service_anomalies("other").empty
+    assert store.watermarks()["service/shop"] == until.to_pydatetime()
+
+
+def test_anomalies_stored_before_revision_0301_stay_per_series_anomalies(db_url):
+    engine = sa.create_engine(db_url)
+    with engine.begin() as connection:
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0201")
+        connection.execute(
+            sa.text(
+                "INSERT INTO anomalies (series, timestamp, anomaly_score, model_version, "
+                "detected_at) VALUES ('cpu', '2026-01-01T00:00:00+00:00', 0.7, '1', "
+                "'2026-01-01T00:05:00+00:00')"
+            )
+        )
+    engine.dispose()
+    store = SloStore(db_url)
+    assert list(store.anomalies()["series"]) == ["cpu"]
+    assert store.service_anomalies().empty

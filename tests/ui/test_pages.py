@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from slopipe.collect import demo
 from slopipe.config import load_settings
 from slopipe.slo.store import SloStore
 from tests.ui.conftest import APP, EDITORS
@@ -329,3 +331,22 @@ def test_the_overview_of_500_slos_shows_one_page_at_a_time(tmp_path, monkeypatch
     button(app, "Detail").click().run()
     no_errors(app)
     assert any("hold no samples" in w.value for w in app.warning)
+
+
+def test_the_detail_page_lists_the_service_models_anomalies_with_their_top_metrics(ui_config):
+    app = open_app("detail")
+    no_errors(app)
+    tables = [d.value for d in app.dataframe if "top_metrics" in d.value.columns]
+    (found,) = tables
+    assert len(found) > 0
+    found["timestamp"] = pd.to_datetime(found["timestamp"], utc=True)
+    scored_from = found["timestamp"].min()
+    for incident in demo.incidents():
+        if incident.start < scored_from:
+            continue
+        inside = found[found["timestamp"].between(incident.start, incident.end)]
+        assert len(inside) > 0, incident
+        firsts = {metrics.split(", ")[0] for metrics in inside["top_metrics"]}
+        assert firsts == {incident.series}, incident
+    alerts = next(d.value for d in app.dataframe if "alert" in d.value.columns)
+    assert "ServiceAnomalyDetected" in set(alerts["alert"])

@@ -76,6 +76,8 @@ class Episode:
     last: pd.Timestamp
     samples: int
     anomaly_score: float
+    #: The series most to blame at the episode's highest score, when a service model flagged it.
+    top_metrics: tuple[str, ...] = ()
 
 
 def firing_tier(burn_rates: Mapping[str, float], tiers=TIERS) -> Tier | None:
@@ -110,9 +112,21 @@ def open_episodes(anomalies: pd.DataFrame, now: datetime, group_gap: timedelta) 
                 last=last["timestamp"].iloc[-1],
                 samples=len(last),
                 anomaly_score=float(last["anomaly_score"].max()),
+                top_metrics=_top_metrics(last),
             )
         )
     return episodes
+
+
+def _top_metrics(rows: pd.DataFrame) -> tuple[str, ...]:
+    """The explanation (a `top_metrics` column) of the highest-scoring row, if rows have one.
+
+    TODO: the monitor's store reads give no `top_metrics` yet (it scores no service model);
+    service episodes carry them once it does.
+    """
+    if "top_metrics" not in rows.columns:
+        return ()
+    return tuple(rows.loc[rows["anomaly_score"].idxmax(), "top_metrics"] or ())
 
 
 def decide_alerts(
@@ -176,6 +190,8 @@ def _anomaly_alert(kind, episode: Episode, status, context, links: Links) -> Ale
     summary = f"{episode.samples} anomalous sample(s) on {episode.series} since {episode.start}"
     annotations = _annotations(summary, status, links)
     annotations["anomaly_score"] = f"{episode.anomaly_score:.4f}"
+    if episode.top_metrics:
+        annotations["top_metrics"] = ", ".join(episode.top_metrics)
     annotations["description"] = (
         f"Anomalies on {episode.series} from {episode.start} to {episode.last}"
         + (f", a series SLO {slo} reads; burn rates {_rates(status.burn_rates)}." if slo else ".")

@@ -4,6 +4,9 @@
   the SRE Workbook's fast-burn factor for a 30-day budget; ticket otherwise).
 - Anomalies on one series are grouped: rows closer than `group_gap` apart are one episode and
   one `AnomalyDetected` alert (severity warning), not one alert per sample.
+- A service model's anomalies are grouped the same way into `ServiceAnomalyDetected` alerts
+  (severity warning) whose annotation `top_metrics` names the series most to blame at the
+  episode's highest score, first the most, and `slos` the SLOs that name the service.
 
 Every alert has a stable fingerprint from its identity (name, subject, start), so raising it
 again never makes a second notification.
@@ -94,4 +97,42 @@ def _episode_alert(series: str, part: pd.DataFrame, now: datetime, gap: timedelt
         annotations,
         start.to_pydatetime(),
         (last + gap).to_pydatetime() if resolved else None,
+    )
+
+
+def service_alerts(
+    service: str,
+    anomalies: pd.DataFrame,
+    slos: list[str],
+    now: datetime,
+    group_gap: timedelta = timedelta(minutes=30),
+) -> list[Alert]:
+    """One alert per episode of a service model's anomalies (timestamp, anomaly_score,
+    top_metrics); `slos` are the SLOs whose `spec.service` names the service."""
+    if anomalies.empty:
+        return []
+    rows = anomalies.sort_values("timestamp", ignore_index=True)
+    episode = (rows["timestamp"].diff() > group_gap).cumsum()
+    return [
+        _service_alert(service, part, slos, now, group_gap) for _, part in rows.groupby(episode)
+    ]
+
+
+def _service_alert(
+    service: str, part: pd.DataFrame, slos: list[str], now: datetime, gap: timedelta
+) -> Alert:
+    start, last = part["timestamp"].iloc[0], part["timestamp"].iloc[-1]
+    worst = part.loc[part["anomaly_score"].idxmax()]
+    labels = {"alertname": "ServiceAnomalyDetected", "service": service, "severity": "warning"}
+    summary = f"{len(part)} anomalous step(s) on service {service} from {start:%Y-%m-%d %H:%M}"
+    annotations = {
+        "summary": summary,
+        "anomaly_score": f"{worst['anomaly_score']:.4f}",
+        "top_metrics": ", ".join(worst["top_metrics"]),
+        "slos": ", ".join(slos),
+    }
+    resolved = last + gap < pd.Timestamp(now)
+    ends_at = (last + gap).to_pydatetime() if resolved else None
+    return Alert(
+        "ServiceAnomalyDetected", "warning", labels, annotations, start.to_pydatetime(), ends_at
     )

@@ -170,6 +170,10 @@ def _print_summary(summary) -> None:
         ("champion version", summary.champion_version or "none"),
         ("samples scored", summary.scored),
         ("anomalies", f"{summary.anomalies} ({summary.new_anomalies} new)"),
+        (
+            "service anomalies",
+            f"{summary.service_anomalies} ({summary.new_service_anomalies} new)",
+        ),
         ("alerts raised", summary.alerts),
         ("alerts sent", summary.alerts_sent),
     ]
@@ -178,6 +182,26 @@ def _print_summary(summary) -> None:
     out.print(table)
     out.print(f"promotion: {summary.promotion_reason}", highlight=False)
     _print_slos(summary.slos)
+    _print_services(summary.services)
+
+
+def _print_services(services: list[dict]) -> None:
+    if not services:
+        return
+    table = Table(title="Services", header_style="bold")
+    for column in ("service", "series", "SLOs", "anomalies", "top metrics at the worst"):
+        table.add_column(column, justify="right" if column in ("series", "anomalies") else "left")
+    for service in services:
+        anomalies = f"{service['anomalies']} ({service['new_anomalies']} new)"
+        explained = ", ".join(service["top_metrics"][:3])
+        table.add_row(
+            service["name"],
+            str(len(service["series"])),
+            ", ".join(service["slos"]) or "none",
+            anomalies if not service["skipped"] else f"skipped: {service['skipped']}",
+            explained,
+        )
+    out.print(table)
 
 
 def _print_slos(slos: list[dict]) -> None:

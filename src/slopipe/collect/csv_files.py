@@ -1,7 +1,9 @@
 """CSV source: one file or a folder of files with columns `timestamp,value`.
 
-One series per file, named by the file's stem; the layout of NAB's data folders. Every file is
-read and checked before anything is returned, so a bad file stops the run before it stores.
+One series per file, named by the file's stem; the layout of NAB's data folders. Each series
+carries one label, `service`: the name of its file's folder, so the files of one folder form
+one service (see `slopipe.detect.services`). Every file is read and checked before anything is
+returned, so a bad file stops the run before it stores.
 """
 
 from __future__ import annotations
@@ -36,12 +38,13 @@ def find_csv_files(path: Path) -> list[Path]:
 def read_csv_series(path: Path) -> pd.DataFrame:
     """Read one `timestamp,value` file as a samples frame; NaN and inf are kept for counting.
 
-    Timestamps without a zone are taken as UTC.
+    Timestamps without a zone are taken as UTC. The label `service` is the file's folder name.
     """
     raw = _read_text_table(path)
     values = _parse_values(path, raw["value"])
     timestamps = _parse_timestamps(path, raw["timestamp"])
-    return make_frame(timestamps, values, series=path.stem, kind="gauge")
+    labels = {"service": path.resolve().parent.name}
+    return make_frame(timestamps, values, series=path.stem, kind="gauge", labels=labels)
 
 
 def _read_text_table(path: Path) -> pd.DataFrame:

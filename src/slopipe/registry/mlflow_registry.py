@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -240,6 +241,26 @@ class Registry:
     def note(self, version: str, key: str, value: str) -> None:
         self.client.set_model_version_tag(self.name, version, key, value)
 
+    def log_service_model(self, run_id: str, service: str, model: object, document: dict) -> str:
+        """Log a service model (joblib) and a JSON document describing it on a training run,
+        under `services/<service>/`; return that artifact folder.
+
+        Beside the per-series model of the same run, not registered: the validation gate and
+        the champion alias are per-series (TODO: register service models once a gate judges
+        them).
+        """
+        folder = f"services/{_safe_path(service)}"
+        try:
+            with tempfile.TemporaryDirectory() as tmp:
+                path = Path(tmp) / "service_model.joblib"
+                joblib.dump(model, path)
+                self.client.log_artifact(run_id, str(path), folder)
+            self.client.log_dict(run_id, document, f"{folder}/service.json")
+        except MlflowException as err:
+            raise RegistryError(f"mlflow {self.tracking_uri}: {err.message}") from None
+        log.info("mlflow: logged service model %s on run %s", service, run_id)
+        return folder
+
     def log_gate(self, run_id: str, figures: dict[str, float]) -> None:
         """Record the validation gate's figures on the candidate's training run."""
         finite = {f"gate_{k}": float(v) for k, v in figures.items() if v == v}
@@ -250,6 +271,11 @@ class Registry:
 
 def _now_ms() -> int:
     return int(datetime.now(UTC).timestamp() * 1000)
+
+
+def _safe_path(name: str) -> str:
+    """A name as one artifact folder: anything but letters, digits, `.`, `-`, `_` becomes `_`."""
+    return re.sub(r"[^\w.-]", "_", name)
 
 
 def _quoted(name: str) -> str:

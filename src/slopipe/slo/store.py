@@ -68,7 +68,12 @@ anomalies = sa.Table(
     sa.Column("anomaly_score", sa.Float),
     sa.Column("model_version", sa.String),
     sa.Column("detected_at", UTC_TIME),
+    sa.Column("service", sa.String),
+    sa.Column("top_metrics", sa.Text),
 )
+#: A service model's anomalies are stored under `series` = this prefix + the service's name,
+#: a key no lake series can take (file stems and Prometheus metric names hold no "/").
+SERVICE_KEY_PREFIX = "service/"
 #: What an SRE says about a flagged anomaly; `true_positive` means it was a real problem.
 VERDICTS = ("true_positive", "false_positive")
 anomaly_feedback = sa.Table(
@@ -381,8 +386,15 @@ class SloStore:
             return {(row.series, utc(row.timestamp)) for row in tx.execute(query)}
 
     def anomalies(self, series: str | None = None, since: datetime | None = None) -> pd.DataFrame:
-        """Stored anomalies, of one series and after `since` when given."""
-        query = sa.select(anomalies).order_by(anomalies.c.series, anomalies.c.timestamp)
+        """Stored anomalies of the per-series model, of one series and after `since` when given.
+
+        Service models' anomalies are left out: `service_anomalies` gives them.
+        """
+        query = (
+            sa.select(anomalies)
+            .where(anomalies.c.service.is_(None))
+            .order_by(anomalies.c.series, anomalies.c.timestamp)
+        )
         if series is not None:
             query = query.where(anomalies.c.series == series)
         if since is not None:
@@ -391,6 +403,56 @@ class SloStore:
             frame = pd.DataFrame(tx.execute(query).mappings().all())
         if not frame.empty:
             frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True)
+        return frame
+
+    def record_service_scores(
+        self, service: str, found: pd.DataFrame, model_version: str, scored_until: datetime
+    ) -> int:
+        """Store a service model's new anomalies and move its watermark, atomically.
+
+        `found` has timestamp, anomaly_score and top_metrics (list of series, most to blame
+        first). The watermark is kept under the service's key (`service_key`). Returns how
+        many anomalies were new.
+        """
+        key = service_key(service)
+        known = self._known_anomalies(found.assign(series=key))
+        now = datetime.now(UTC)
+        fresh = [
+            {
+                "series": key,
+                "timestamp": utc(row.timestamp),
+                "anomaly_score": float(row.anomaly_score),
+                "model_version": model_version,
+                "detected_at": now,
+                "service": service,
+                "top_metrics": json.dumps(list(row.top_metrics)),
+            }
+            for row in found.itertuples()
+            if (key, utc(row.timestamp)) not in known
+        ]
+        with self.transaction() as tx:
+            if fresh:
+                tx.execute(anomalies.insert(), fresh)
+            tx.execute(score_watermarks.delete().where(score_watermarks.c.series == key))
+            tx.execute(score_watermarks.insert().values(series=key, scored_until=utc(scored_until)))
+        return len(fresh)
+
+    def service_anomalies(self, service: str | None = None) -> pd.DataFrame:
+        """Stored anomalies of service models (of one service when given), oldest first:
+        service, timestamp, anomaly_score, top_metrics (a list), model_version, detected_at."""
+        columns = ["service", "timestamp", "anomaly_score", "top_metrics", "model_version"]
+        columns.append("detected_at")
+        query = (
+            sa.select(*(anomalies.c[c] for c in columns))
+            .where(anomalies.c.service.is_not(None))
+            .order_by(anomalies.c.timestamp, anomalies.c.service)
+        )
+        if service is not None:
+            query = query.where(anomalies.c.service == service)
+        with self.transaction() as tx:
+            frame = pd.DataFrame(tx.execute(query).mappings().all(), columns=columns)
+        frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True)
+        frame["top_metrics"] = frame["top_metrics"].map(json.loads)
         return frame
 
     # -- feedback on anomalies -------------------------------------------------------------
@@ -449,6 +511,11 @@ class SloStore:
             return tx.execute(
                 sa.select(sa.func.count()).select_from(metadata.tables[table])
             ).scalar_one()
+
+
+def service_key(service: str) -> str:
+    """The `series` under which a service's anomalies and watermark are stored."""
+    return SERVICE_KEY_PREFIX + service
 
 
 FEEDBACK_COLUMNS = ["id", "series", "timestamp", "verdict", "comment", "author", "created_at"]

@@ -24,6 +24,7 @@ STATE_COLOURS = {
     "no_data": "#8c8c8c",
     "ok": "#2ca02c",
 }
+SERVICE_ALERT = "ServiceAnomalyDetected"
 #: Anomalies closer than this are one episode (the alert stage groups them the same way).
 EPISODE_GAP = timedelta(minutes=30)
 BURN_COLUMNS = ["burn_5m", "burn_1h", "burn_6h", "burn_3d"]
@@ -167,14 +168,16 @@ def downsample(frame: pd.DataFrame, max_points: int = 1500) -> pd.DataFrame:
     return frame.iloc[sorted(keep)][["timestamp", "value"]].reset_index(drop=True)
 
 
-def alert_history(store: SloStore, name: str, series: list[str]) -> pd.DataFrame:
-    """Alerts about the SLO or about anomalies on its series, newest first."""
+def alert_history(store: SloStore, name: str, series: list[str], service: str = "") -> pd.DataFrame:
+    """Alerts about the SLO, about anomalies on its series, or about its service's model
+    (`ServiceAnomalyDetected` of `service`), newest first."""
     with store.transaction() as tx:
         rows = tx.execute(sa.select(alerts).order_by(alerts.c.starts_at.desc())).mappings().all()
     found = []
     for row in rows:
         labels = json.loads(row["labels"])
-        if labels.get("slo") == name or labels.get("series") in series:
+        of_service = labels.get("alertname") == SERVICE_ALERT and labels.get("service") == service
+        if labels.get("slo") == name or labels.get("series") in series or of_service:
             annotations = json.loads(row["annotations"])
             found.append(
                 {
@@ -188,6 +191,15 @@ def alert_history(store: SloStore, name: str, series: list[str]) -> pd.DataFrame
             )
     columns = ["starts_at", "ends_at", "alert", "severity", "summary", "status"]
     return pd.DataFrame(found, columns=columns)
+
+
+def service_anomalies(store: SloStore, service: str) -> pd.DataFrame:
+    """A service model's flagged steps, newest first: timestamp, anomaly_score, top_metrics
+    (the series most to blame, first the most, as one string), model_version."""
+    found = store.service_anomalies(service).sort_values("timestamp", ascending=False)
+    found["top_metrics"] = found["top_metrics"].map(", ".join)
+    columns = ["timestamp", "anomaly_score", "top_metrics", "model_version"]
+    return found[columns].reset_index(drop=True)
 
 
 def anomalies_with_feedback(store: SloStore, series: list[str] | None = None) -> pd.DataFrame:

@@ -1,5 +1,6 @@
 """SLO detail: SLI against the objective, budget, burn rate per tier, the underlying series
-with anomalies and feedback, and the alert history."""
+with anomalies and feedback, the alert history, and the anomalies of its service's model with
+their top metrics."""
 
 from __future__ import annotations
 
@@ -31,11 +32,13 @@ def render(ctx) -> None:
         _charts(ctx, stored, definition, ends)
     _series(ctx, definition)
     st.subheader("Alert history")
-    alerts = data.alert_history(ctx.store, name, data.lake_series(definition))
+    series = data.lake_series(definition)
+    alerts = data.alert_history(ctx.store, name, series, definition.service)
     if alerts.empty:
         st.caption("No alert was raised about this SLO or its series.")
     else:
         st.dataframe(alerts, hide_index=True, width="stretch")
+    _service_anomalies(ctx, definition.service)
 
 
 def _header(ctx, stored: StoredSlo, definition) -> None:
@@ -97,6 +100,22 @@ def _series(ctx, definition) -> None:
         st.caption("No feedback yet: mark anomalies on the Feedback page.")
     else:
         st.dataframe(reviewed, hide_index=True, width="stretch")
+
+
+def _service_anomalies(ctx, service: str) -> None:
+    st.subheader("Anomalies of the service model")
+    if not service:
+        st.caption("This SLO names no service (`spec.service`), so no service model is linked.")
+        return
+    found = data.service_anomalies(ctx.store, service)
+    if found.empty:
+        st.caption(f"The model of service **{service}** has flagged nothing.")
+        return
+    st.caption(
+        f"{len(found):,} step(s) flagged by the model of service **{service}** over all its "
+        "series; top metrics: the series most to blame, first the most."
+    )
+    st.dataframe(found, hide_index=True, width="stretch")
 
 
 def _percent(value, digits: int) -> str:
