@@ -381,12 +381,16 @@ class _Run:
 def _samples_table(target: Target, stamps_ms: np.ndarray, values: np.ndarray) -> pa.Table:
     count = len(values)
     labels = json.dumps(_without_name_dict(target.metric), separators=(",", ":"))
+
+    def repeated(value, name: str) -> pa.Array:
+        return pa.repeat(pa.scalar(value, SCHEMA.field(name).type), count)
+
     columns = [
-        pa.array(np.full(count, bucket_of(target.name), np.int32)),
-        pa.array(np.full(count, target.name, object), pa.string()),
+        repeated(bucket_of(target.name), "bucket"),
+        repeated(target.name, "series"),
         pa.array(stamps_ms * 1000, SCHEMA.field("timestamp").type),
-        pa.array(np.full(count, labels, object), pa.string()),
-        pa.array(np.full(count, target.kind, object), pa.string()),
+        repeated(labels, "labels"),
+        repeated(target.kind, "kind"),
         pa.array(values, pa.float64()),
     ]
     return pa.Table.from_arrays(columns, schema=SCHEMA)

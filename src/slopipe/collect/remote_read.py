@@ -8,6 +8,11 @@ messages it needs are declared here once, from the field numbers of Prometheus's
 
 A staleness marker is one NaN bit pattern (`STALE_NAN_BITS`); any other NaN is an ordinary
 NaN sample.
+
+Reading samples one by one through the protobuf runtime costs about 0.3 µs each, fifteen
+times what parsing the message does. Series are therefore parsed with their labels only, and
+the bytes of their samples are decoded by numpy when every record has one of the two shapes
+Prometheus writes for a time after 1971 (`_RECORDS`); anything else goes through the runtime.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import numpy as np
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from google.protobuf.message import DecodeError
 
-__all__ = ["DecodeErrors", "decode_response", "read_request", "stale_markers"]
+__all__ = ["DecodeErrors", "decode_response", "decode_samples", "read_request", "stale_markers"]
 
 #: What a remote-read body that cannot be decoded raises.
 DecodeErrors = (DecodeError, cramjam.DecompressionError)
@@ -60,6 +65,17 @@ _MESSAGES = {
     ],
     "QueryResult": [("timeseries", 1, _F.TYPE_MESSAGE, True, "TimeSeries")],
     "ReadResponse": [("results", 1, _F.TYPE_MESSAGE, True, "QueryResult")],
+    # The same answer with series' labels only: their samples stay unknown fields, as bytes.
+    "LabelsOnly": [("labels", 1, _F.TYPE_MESSAGE, True, "Label")],
+    "LabelsResult": [("timeseries", 1, _F.TYPE_MESSAGE, True, "LabelsOnly")],
+    "LabelsResponse": [("results", 1, _F.TYPE_MESSAGE, True, "LabelsResult")],
+}
+#: Sample records by size: (header bytes, where the 8 bytes of the value start or None for a
+#: value of 0, which the record leaves out, where the 6-byte varint of the time starts).
+#: A record is `0x12 len`, then the value as `0x09 <8 bytes>`, then the time as `0x10 varint`.
+_RECORDS = {
+    18: (bytes([0x12, 16, 0x09]), 3, 12),
+    9: (bytes([0x12, 7, 0x10]), None, 3),
 }
 _PACKAGE = "slopipe.prompb"
 
@@ -98,15 +114,49 @@ def decode_response(body: bytes) -> list[tuple[dict[str, str], np.ndarray, np.nd
     """(labels, timestamps in ms, values) of every series of a snappy-compressed ReadResponse;
     raises one of `DecodeErrors` for a body cut short or not a ReadResponse."""
     message = bytes(cramjam.snappy.decompress_raw(body))
-    response = _classes()["ReadResponse"].FromString(message)
+    response = _classes()["LabelsResponse"].FromString(message)
     found = []
     for result in response.results:
         for series in result.timeseries:
             labels = {label.name: label.value for label in series.labels}
-            stamps = np.fromiter((s.timestamp for s in series.samples), np.int64)
-            values = np.fromiter((s.value for s in series.samples), np.float64)
-            found.append((labels, stamps, values))
+            whole = series.SerializeToString()  # labels first, then the unknown fields
+            series.DiscardUnknownFields()
+            found.append((labels, *decode_samples(whole[series.ByteSize() :])))
     return found
+
+
+def decode_samples(records: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """(timestamps in ms, values) of a TimeSeries' fields other than its labels."""
+    for size in _RECORDS:
+        decoded = _uniform(records, size)
+        if decoded is not None:
+            return decoded
+    series = _classes()["TimeSeries"].FromString(records)
+    stamps = np.fromiter((s.timestamp for s in series.samples), np.int64)
+    values = np.fromiter((s.value for s in series.samples), np.float64)
+    return stamps, values
+
+
+def _uniform(records: bytes, size: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """The samples of `records` if every record has the shape of `size` bytes, else None."""
+    if len(records) % size:
+        return None
+    header, value_at, time_at = _RECORDS[size]
+    rows = np.frombuffer(records, np.uint8).reshape(-1, size)
+    times = rows[:, time_at : time_at + 6]
+    valid = (rows[:, : len(header)] == np.frombuffer(header, np.uint8)).all(axis=1)
+    valid &= (times[:, :5] >= 0x80).all(axis=1) & (times[:, 5] < 0x80)
+    if value_at is not None:
+        valid &= rows[:, value_at + 8] == 0x10
+    if not valid.all():
+        return None
+    stamps = np.zeros(len(rows), np.int64)
+    for k in range(6):
+        stamps |= (times[:, k].astype(np.int64) & 0x7F) << (7 * k)
+    if value_at is None:
+        return stamps, np.zeros(len(rows))
+    values = rows[:, value_at : value_at + 8].copy().view("<f8").ravel()
+    return stamps, values
 
 
 def stale_markers(values: np.ndarray) -> np.ndarray:
