@@ -14,7 +14,7 @@ samples (`read_api`: `remote_read`, the default, and `query`):
   0.7 of it or better.
 - lake scan: rows per second reading one series back with `Lake.read`, beside pyarrow
   reading the same Parquet files directly with the same filter;
-- peak memory (max RSS) of a `slopipe collect` process doing the same collection.
+- peak memory (VmHWM) of a `slopipe collect` process doing the same collection.
 
 Runs alternate (slopipe, bare, slopipe, ...) so that load from elsewhere hits both alike; the
 median of each is reported. Results go to stdout and bench/out/collect.json.
@@ -80,11 +80,25 @@ def start_prometheus(folder: Path) -> PrometheusServer:
     return server.start()
 
 
-def run_slopipe(settings: PrometheusSettings, folder: Path, transport=None) -> tuple[float, int]:
-    lake = Lake(Path(tempfile.mkdtemp(dir=folder)) / "lake")
+class TimedLake(Lake):
+    """A lake that notes how long its commits take: the part of a run no client does."""
+
+    commit_seconds = 0.0
+
+    def append_arrow(self, table, only_new: bool) -> int:
+        started = time.perf_counter()
+        try:
+            return super().append_arrow(table, only_new)
+        finally:
+            self.commit_seconds += time.perf_counter() - started
+
+
+def run_slopipe(settings: PrometheusSettings, folder: Path, transport=None):
+    """(seconds, samples, seconds of them in Delta commits) of one collection."""
+    lake = TimedLake(Path(tempfile.mkdtemp(dir=folder)) / "lake")
     started = time.perf_counter()
     result = collect_into(lake, settings, transport=transport)
-    return time.perf_counter() - started, result.samples
+    return time.perf_counter() - started, result.samples, lake.commit_seconds
 
 
 def run_bare(requests: list[tuple[str, str, bytes]], parallel: int) -> tuple[float, int]:
@@ -117,9 +131,9 @@ def compare(settings: PrometheusSettings, folder: Path, repeat: int) -> dict:
         slopipe_runs.append(run_slopipe(settings, folder))
         bare_runs.append(run_bare(recorder.requests, settings.parallel))
     samples = slopipe_runs[0][1]
-    assert all(n == samples for _, n in slopipe_runs), "runs collected different samples"
+    assert all(n == samples for _, n, _ in slopipe_runs), "runs collected different samples"
     assert all(n == samples for _, n in bare_runs), "the bare client saw other samples"
-    slopipe_rate = samples / statistics.median(t for t, _ in slopipe_runs)
+    slopipe_rate = samples / statistics.median(t for t, _, _ in slopipe_runs)
     bare_rate = samples / statistics.median(t for t, _ in bare_runs)
     return {
         "samples": samples,
@@ -127,7 +141,8 @@ def compare(settings: PrometheusSettings, folder: Path, repeat: int) -> dict:
         "slopipe_samples_per_s": round(slopipe_rate),
         "bare_client_samples_per_s": round(bare_rate),
         "ratio": round(slopipe_rate / bare_rate, 3),
-        "slopipe_seconds": [round(t, 3) for t, _ in slopipe_runs],
+        "slopipe_seconds": [round(t, 3) for t, _, _ in slopipe_runs],
+        "slopipe_commit_seconds": [round(c, 3) for _, _, c in slopipe_runs],
         "bare_client_seconds": [round(t, 3) for t, _ in bare_runs],
     }
 
@@ -165,7 +180,7 @@ def scan_speeds(lake: Lake, series: str, repeat: int) -> dict:
 
 
 def peak_memory(url: str, folder: Path, read_api: str) -> int:
-    """Max RSS in bytes of a `slopipe collect` process collecting every NAB series."""
+    """Peak RSS in bytes of a `slopipe collect` process collecting every NAB series."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SLOPIPE_")}
     env |= {
         "PYTHONPATH": str(ROOT / "src"),
@@ -173,10 +188,11 @@ def peak_memory(url: str, folder: Path, read_api: str) -> int:
         "SLOPIPE_PROMETHEUS__LOOKBACK_DAYS": str(LOOKBACK_DAYS),
         "SLOPIPE_PROMETHEUS__READ_API": read_api,
     }
+    # VmHWM, not ru_maxrss: the latter keeps the parent's size across fork and exec.
     script = (
-        "import resource; from slopipe.cli.main import app\n"
+        "from slopipe.cli.main import app\n"
         "try: app()\n"
-        "finally: print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+        "finally: print(open('/proc/self/status').read().split('VmHWM:')[1].split()[0])"
     )
     command = [sys.executable, "-c", script, "-q", "collect", "--url", url]
     command += ["--selector", "nab_value", "--json"]
