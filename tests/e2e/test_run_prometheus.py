@@ -118,6 +118,7 @@ BAD = [
         "slo cpu-5f5533: series 'nab_value{file=\"gone\"}' is not in the lake",
     ),
     ("selector rejected", {}, 'nab_value{file="x"', "unexpected end of input"),
+    ("too few samples", {}, "odd_value", "about 5 samples, too few to train a model"),
 ]
 
 
