@@ -4,7 +4,8 @@ collect -> lake -> prepare -> slo -> train -> validate -> score -> services -> a
 
 `run` calls one function per stage; they hand each other a `_RunState`.
 
-Inputs are checked before anything is stored: a bad CSV or SLO file changes nothing. Each
+Inputs are checked before anything is stored: a bad CSV or SLO file, or a selector
+Prometheus rejects, changes nothing. Each
 later stage stores its own results atomically, so a failure leaves what earlier stages
 stored intact and consistent.
 """
@@ -24,7 +25,7 @@ import pandas as pd
 from slopipe.alert import outbox
 from slopipe.alert.rules import anomaly_alerts, service_alerts, slo_alerts
 from slopipe.collect import collect
-from slopipe.collect.raw import collect_into
+from slopipe.collect.raw import CollectResult, collect_into
 from slopipe.collect.samples import split_finite
 from slopipe.config import Settings
 from slopipe.detect import labelled
@@ -158,8 +159,7 @@ def _collect(settings: Settings, source: str, summary: RunSummary) -> _RunState:
     _make_home(settings.home)
     lake = Lake(settings.lake_path)
     if source == "prometheus":
-        # The raw-sample collector stores as it reads; prepare reads the series back.
-        collected = collect_into(lake, settings.prometheus)
+        collected = _collect_prometheus(lake, settings, definitions)
         samples = lake.read(list(collected.watermarks))
         summary.rejected, summary.new_samples = collected.rejected, collected.new_samples
     else:
@@ -292,6 +292,25 @@ def _make_home(home: Path) -> None:
         raise ConfigError(
             f"home {home}: {err.strerror} (set --home or SLOPIPE_HOME to a folder)"
         ) from None
+
+
+def _collect_prometheus(lake: Lake, settings: Settings, definitions: list) -> CollectResult:
+    """The raw-sample collector stores as it reads (prepare reads the series back), so the
+    checks the other sources pass before storing run once its plan is made."""
+
+    def check(series: list[str], planned_samples: int) -> None:
+        known = set(lake.series_names()) | set(series)
+        for definition, _ in definitions:
+            check_series(definition, known)
+        held = len(lake.read(series)) if series else 0
+        if held + planned_samples < MIN_SAMPLES:
+            raise InputError(
+                f"prometheus selectors {settings.prometheus.selectors}: about "
+                f"{held + planned_samples} samples, too few to train a model (need at least "
+                f"{MIN_SAMPLES}; widen the selectors or prometheus.lookback_days)"
+            )
+
+    return collect_into(lake, settings.prometheus, before_store=check)
 
 
 def _refuse_repeated_names(definitions: list, slos_file: Path | None) -> None:

@@ -5,13 +5,17 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
 from slopipe.config import load_settings
 from slopipe.errors import SlopipeError
+
+if TYPE_CHECKING:
+    from slopipe.collect.raw import CollectResult
 
 
 def collect(
@@ -59,11 +63,28 @@ def collect(
     if as_json:
         print(json.dumps(result.as_dict(), indent=2))
         return
-    out.print(
-        f"{result.series} series, {result.samples} samples read, {result.new_samples} new, "
-        f"{result.rejected} rejected (NaN, inf), {result.requests} requests",
-        highlight=False,
-    )
+    out.print(_table(result))
+
+
+#: How the table names each reason a sample is rejected.
+REASONS = {"stale_marker": "stale markers", "nan": "NaN", "infinite": "infinities"}
+
+
+def _table(result: CollectResult) -> Table:
+    table = Table(title="slopipe collect", header_style="bold")
+    table.add_column("what")
+    table.add_column("value", justify="right")
+    rows = [
+        ("series", result.series),
+        ("samples read", result.samples),
+        ("new samples stored", result.new_samples),
+        ("rejected, not stored", result.rejected),
+        *((f"  {REASONS[k]}", n) for k, n in result.rejected_by_reason.items()),
+        ("requests", result.requests),
+    ]
+    for what, value in rows:
+        table.add_row(what, f"{value:,}")
+    return table
 
 
 def _utc(moment: datetime | None) -> datetime | None:

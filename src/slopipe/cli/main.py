@@ -160,7 +160,7 @@ def _print_summary(summary) -> None:
         ("samples read", summary.samples),
         ("new samples stored", summary.new_samples),
         ("rows in the lake", summary.lake_rows),
-        ("rejected (NaN, inf)", summary.rejected),
+        ("rejected (stale, NaN, inf)", summary.rejected),
         ("gaps (missing steps)", summary.gaps),
         ("counter resets", summary.counter_resets),
         ("SLOs met", summary.slos_evaluated - summary.slos_breached),

@@ -55,6 +55,8 @@ log = logging.getLogger(__name__)
 
 #: (samples planned so far done, samples planned in all)
 OnProgress = Callable[[int, int], None]
+#: (the series found, samples planned): raises to stop the run before anything is stored.
+BeforeStore = Callable[[list[str], int], None]
 COUNTER_SUFFIXES = ("_total", "_count", "_sum", "_bucket")
 #: How many times a window above the budget is counted again in finer windows.
 MAX_REFINE = 4
@@ -102,8 +104,13 @@ def collect_into(
     wait_seconds: float = 0.0,
     on_progress: OnProgress | None = None,
     transport: httpx.BaseTransport | None = None,
+    before_store: BeforeStore | None = None,
 ) -> CollectResult:
-    """Collect the configured selectors' raw samples into `lake`; see the module docstring."""
+    """Collect the configured selectors' raw samples into `lake`; see the module docstring.
+
+    `before_store(series, planned_samples)` runs once the plan is made and before the first
+    request for samples: what it raises ends the run with nothing stored.
+    """
     if not settings.selectors:
         raise ConfigError("prometheus.selectors is empty: name at least one (--selector)")
     end = until or datetime.now(UTC)
@@ -113,7 +120,7 @@ def collect_into(
     try:
         with lake.writing(wait_seconds):
             run = _Run(lake, api, settings, since, end, on_progress)
-            return run.execute()
+            return run.execute(before_store or (lambda series, planned: None))
     finally:
         api.close()
 
@@ -130,12 +137,13 @@ class _Run:
         self.newest: dict[str, int] = {}
         self.pool = ThreadPoolExecutor(settings.parallel, thread_name_prefix="collect")
 
-    def execute(self) -> CollectResult:
+    def execute(self, before_store: BeforeStore) -> CollectResult:
         started = time.perf_counter()
         watermarks = {k: _ms(v) for k, v in self.lake.watermarks().items()}
         try:
             targets = self._discover(watermarks)
             chunks = self._plan(targets)
+            before_store([t.name for t in targets], self.total_estimate)
             self._fetch_and_store(chunks)
         finally:
             self.pool.shutdown(wait=False, cancel_futures=True)
@@ -373,12 +381,16 @@ class _Run:
 def _samples_table(target: Target, stamps_ms: np.ndarray, values: np.ndarray) -> pa.Table:
     count = len(values)
     labels = json.dumps(_without_name_dict(target.metric), separators=(",", ":"))
+
+    def repeated(value, name: str) -> pa.Array:
+        return pa.repeat(pa.scalar(value, SCHEMA.field(name).type), count)
+
     columns = [
-        pa.array(np.full(count, bucket_of(target.name), np.int32)),
-        pa.array(np.full(count, target.name, object), pa.string()),
+        repeated(bucket_of(target.name), "bucket"),
+        repeated(target.name, "series"),
         pa.array(stamps_ms * 1000, SCHEMA.field("timestamp").type),
-        pa.array(np.full(count, labels, object), pa.string()),
-        pa.array(np.full(count, target.kind, object), pa.string()),
+        repeated(labels, "labels"),
+        repeated(target.kind, "kind"),
         pa.array(values, pa.float64()),
     ]
     return pa.Table.from_arrays(columns, schema=SCHEMA)
