@@ -116,7 +116,7 @@ def run(
     if settings.labels_file is not None:
         read_window_labels(settings.labels_file)  # a bad labels file stops the run here
     on_stage("collect")
-    state = _collect(settings, source, summary)
+    state = _collect(settings, source, definitions, summary)
     on_stage("store")
     _store(state, definitions, slos_file, summary)
     on_stage("prepare")
@@ -155,7 +155,7 @@ class _RunState:
     services: list[ServiceResult] = field(default_factory=list)
 
 
-def _collect(settings: Settings, source: str, summary: RunSummary) -> _RunState:
+def _collect(settings: Settings, source: str, definitions: list, summary) -> _RunState:
     _make_home(settings.home)
     lake = Lake(settings.lake_path)
     if source == "prometheus":
