@@ -2,18 +2,17 @@
 
 collect -> lake -> prepare -> slo -> train -> validate -> score -> services -> alert
 
-`run` calls one function per stage; they hand each other a `_RunState`.
+`run` calls one function per stage; they hand each other a `_RunState`. Training and the
+validation gate live in `slopipe.training`, the service models in `slopipe.service_stage`.
 
-Inputs are checked before anything is stored: a bad CSV or SLO file, or a selector
-Prometheus rejects, changes nothing. Each
-later stage stores its own results atomically, so a failure leaves what earlier stages
-stored intact and consistent.
+Inputs are checked before anything is stored: a bad CSV, SLO or labels file, or a selector
+Prometheus rejects, changes nothing. Each later stage stores its own results atomically, so
+a failure leaves what earlier stages stored intact and consistent.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -28,17 +27,13 @@ from slopipe.collect import collect
 from slopipe.collect.raw import CollectResult, collect_into
 from slopipe.collect.samples import split_finite
 from slopipe.config import Settings
-from slopipe.detect import labelled
-from slopipe.detect.model import AnomalyModel
 from slopipe.detect.nab_files import read_window_labels
 from slopipe.detect.services import labels_of
 from slopipe.errors import ConfigError, InputError
 from slopipe.lake import Lake
 from slopipe.monitor.scoring import score_new
-from slopipe.prepare import FEATURES, build_features, prepare
-from slopipe.registry.mlflow_registry import RegisteredModel, Registry
-from slopipe.registry.plots import score_histogram, series_figure
-from slopipe.registry.validate import GateDecision, SloSlices, decide, with_feedback
+from slopipe.prepare import build_features, prepare
+from slopipe.registry.mlflow_registry import Registry
 from slopipe.scale import Runner
 from slopipe.service_stage import ServiceResult, model_services
 from slopipe.slo import openslo
@@ -46,6 +41,7 @@ from slopipe.slo.evaluate import SloStatus
 from slopipe.slo.sources import Sources, check_series
 from slopipe.slo.stage import StoreEvaluation, evaluate_store
 from slopipe.slo.store import SloStore
+from slopipe.training import TrainOutcome, example_rows, train_and_gate
 
 log = logging.getLogger(__name__)
 
@@ -328,101 +324,6 @@ def _refuse_too_few(samples: pd.DataFrame, source: str) -> None:
         )
 
 
-@dataclass
-class TrainOutcome:
-    """What `train_and_gate` did: the candidate, the gate's decision, the champion after."""
-
-    candidate: RegisteredModel
-    model: AnomalyModel
-    decision: GateDecision
-    champion: RegisteredModel | None
-    champion_model: AnomalyModel | None
-    split: dict[str, datetime]
-
-
-def train_and_gate(
-    settings: Settings,
-    registry: Registry,
-    features: pd.DataFrame,
-    example: pd.DataFrame,
-    statuses: list[SloStatus],
-    slo_series: dict[str, tuple[str, ...]],
-    trigger: dict | None = None,
-    on_stage: OnStage = lambda stage: None,
-    feedback: pd.DataFrame | None = None,
-) -> TrainOutcome:
-    """Train a candidate on `features`, log it, run the validation gate, promote or not.
-
-    The newest `holdout_fraction` of each series is held out for the gate. `trigger` (a
-    name and its figures) is recorded on the MLflow run: `trigger` as a parameter, numbers
-    as `trigger_*` metrics. `feedback` (people's verdicts on anomalies, as
-    `SloStore.feedback()` gives them) joins the gate's labels.
-    """
-    split = _holdout_split(features, settings.holdout_fraction)
-    train, holdout = _split_rows(features, split)
-    model = AnomalyModel(contamination=settings.contamination).fit(train)
-    held_scores = model.score_features(holdout)
-    params = _params(model, train)
-    metrics = {"train_rows": len(train), "holdout_rows": len(holdout)}
-    metrics |= labelled_measures(settings, features, held_scores, model.threshold, feedback)
-    if trigger:
-        params["trigger"] = trigger["name"]
-        metrics |= {f"trigger_{k}": v for k, v in trigger.get("figures", {}).items()}
-    candidate = registry.log_candidate(
-        model,
-        params=params,
-        metrics=metrics,
-        example=example,
-        figures={
-            "series_with_anomalies.png": series_figure(held_scores, max_series=12),
-            "score_distribution.png": score_histogram(held_scores, model.threshold),
-        },
-        documents={
-            "features.json": {"features": FEATURES},
-            "series.json": {
-                "series": model.training["series"],
-                "holdout_from": {k: v.isoformat() for k, v in split.items()},
-            },
-        },
-    )
-
-    on_stage("validate")
-    champion = registry.champion()
-    champion_model = registry.load(champion) if champion else None
-    decision = decide(
-        with_feedback(_gate_slices(statuses, slo_series, split), feedback),
-        _flags(model, holdout),
-        _flags(champion_model, holdout) if champion_model else None,
-        false_alarms_per_day=settings.false_alarms_per_day,
-    )
-    registry.note(candidate.version, "validation", decision.reason)
-    if decision.candidate:
-        registry.log_gate(candidate.run_id, decision.candidate.as_dict())
-    if decision.promote:
-        registry.promote(candidate.version, decision.reason)
-        champion, champion_model = candidate, model
-    return TrainOutcome(candidate, model, decision, champion, champion_model, split)
-
-
-def labelled_measures(
-    settings: Settings,
-    features: pd.DataFrame,
-    held_scores: pd.DataFrame,
-    threshold: float,
-    feedback: pd.DataFrame | None,
-) -> dict[str, float]:
-    """NAB and event metrics of the held-out span, from the labels file and people's
-    verdicts; none when neither labels a held-out series."""
-    nab_intervals = {}
-    if settings.labels_file is not None:
-        nab_intervals = labelled.intervals_from_nab(read_window_labels(settings.labels_file))
-    intervals = labelled.joined(nab_intervals, labelled.intervals_from_feedback(feedback, features))
-    measures = labelled.holdout_measures(held_scores, threshold, intervals)
-    if measures is None:
-        log.info("no labels for the held-out series: no NAB metrics in this training run")
-    return measures or {}
-
-
 def _reason(slos_file: Path | None) -> str:
     return f"applied from {slos_file}" if slos_file else "applied"
 
@@ -442,70 +343,3 @@ def lake_series_of(result: StoreEvaluation) -> dict[str, tuple[str, ...]]:
         )
         for e in result.evaluated
     }
-
-
-def _holdout_split(features: pd.DataFrame, fraction: float) -> dict[str, datetime]:
-    """Per series, the time from which rows are held out (the newest `fraction` of them)."""
-    split = {}
-    for series, rows in features.groupby("series"):
-        stamps = rows["timestamp"].sort_values().reset_index(drop=True)
-        split[str(series)] = stamps.iloc[int(len(stamps) * (1.0 - fraction))].to_pydatetime()
-    return split
-
-
-def _split_rows(features: pd.DataFrame, split: dict[str, datetime]):
-    cut = features["series"].map(lambda s: pd.Timestamp(split[s]))
-    held = features["timestamp"] >= cut
-    return features[~held].reset_index(drop=True), features[held].reset_index(drop=True)
-
-
-def _flags(model: AnomalyModel | None, rows: pd.DataFrame) -> pd.DataFrame:
-    scored = model.score_features(rows)
-    return scored[scored["is_anomaly"]][["series", "timestamp"]]
-
-
-def _gate_slices(
-    statuses: list[SloStatus], slo_series: dict[str, tuple[str, ...]], split: dict[str, datetime]
-) -> list[SloSlices]:
-    """Each SLO's slices over the held-out span of its series."""
-    slices = []
-    for status in statuses:
-        series = tuple(s for s in slo_series.get(status.name, ()) if s in split)
-        if not series:
-            continue
-        held_from = pd.Timestamp(min(split[s] for s in series))
-        length = pd.Timedelta(status.slice_length)
-        first = max(0, math.ceil((held_from - status.window_start) / length))
-        count = int((status.window_end - status.window_start) / length) + 1 - first
-        breaching = {
-            int((start - status.window_start) / length) - first for start, _ in status.bad_periods
-        }
-        slices.append(
-            SloSlices(
-                slo=status.name,
-                series=series,
-                start=status.window_start + first * length,
-                slice_length=length.to_pytimedelta(),
-                count=max(count, 0),
-                breaching=frozenset(i for i in breaching if i >= 0),
-            )
-        )
-    return slices
-
-
-def _params(model: AnomalyModel, train: pd.DataFrame) -> dict:
-    return {
-        "n_estimators": model.n_estimators,
-        "contamination": model.contamination,
-        "seed": model.seed,
-        "train_start": str(train["timestamp"].min()),
-        "train_end": str(train["timestamp"].max()),
-        "series": len(model.training["series"]),
-    }
-
-
-def example_rows(samples: pd.DataFrame) -> pd.DataFrame:
-    first = samples.sort_values(["series", "timestamp"]).groupby("series").head(20)
-    example = first[["timestamp", "series", "value"]].head(20).copy()
-    example["timestamp"] = example["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
-    return example.reset_index(drop=True)
