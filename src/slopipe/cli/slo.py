@@ -18,7 +18,7 @@ from rich.table import Table
 
 from slopipe.cli.common import ConfigOption, HomeOption, JsonOption, err, out
 from slopipe.config import Settings, load_settings
-from slopipe.errors import SlopipeError
+from slopipe.errors import SloError, SlopipeError
 
 log = logging.getLogger(__name__)
 app = typer.Typer(help="SLO definitions, versions, status and exports.", no_args_is_help=True)
@@ -181,6 +181,7 @@ def history(
 
 @app.command()
 def export(
+    names: Annotated[list[str] | None, typer.Argument(help="SLOs to export [all]")] = None,
     fmt: Annotated[
         str, typer.Option("--format", help="openslo, sloth or prometheus-rules")
     ] = "openslo",
@@ -196,7 +197,11 @@ def export(
 
     try:
         stored = _store(load_settings(config, home=home)).current()
-        items = [(openslo.parse_slo(s.document, where=s.name), s.document) for s in stored]
+        unknown = sorted(set(names or ()) - {s.name for s in stored})
+        if unknown:
+            raise SloError(f"no stored SLO named {', '.join(unknown)} (see `slopipe slo list`)")
+        chosen = [s for s in stored if not names or s.name in names]
+        items = [(openslo.parse_slo(s.document, where=s.name), s.document) for s in chosen]
         text = write(items, fmt)
     except SlopipeError as error:
         raise fail(error) from None

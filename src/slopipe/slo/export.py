@@ -11,7 +11,7 @@ from slopipe.errors import SloError
 from slopipe.slo import promql, promrules
 from slopipe.slo.catalogue import resolve_tiers
 from slopipe.slo.durations import format_duration
-from slopipe.slo.model import SloDefinition
+from slopipe.slo.model import RatioIndicator, SloDefinition
 
 log = logging.getLogger(__name__)
 
@@ -42,11 +42,9 @@ def openslo_yaml(documents: list[dict]) -> str:
 def sloth_yaml(slos: list[SloDefinition]) -> str:
     """One Sloth `prometheus/v1` spec per service, for SLOs Sloth can express."""
     specs = []
-    kept = [s for s in slos if promrules.exportable(s) is None and len(s.objectives) == 1]
-    kept_names = {s.name for s in kept}
+    kept = [s for s in slos if _sloth_refusal(s) is None]
     for slo in sorted(slos, key=lambda s: s.name):
-        if slo.name not in kept_names:
-            reason = promrules.exportable(slo) or "Sloth takes one objective per SLO"
+        if (reason := _sloth_refusal(slo)) is not None:
             log.warning("slo %s: left out of the Sloth spec: %s", slo.name, reason)
     for service, group in groupby(
         sorted(kept, key=lambda s: (s.service, s.name)), lambda s: s.service
@@ -59,6 +57,17 @@ def sloth_yaml(slos: list[SloDefinition]) -> str:
             }
         )
     return yaml.safe_dump_all(specs, sort_keys=False, width=100)
+
+
+def _sloth_refusal(slo: SloDefinition) -> str | None:
+    """Why Sloth cannot express an SLO: it takes events (ratio SLIs) on a rolling period."""
+    if not isinstance(slo.indicator, RatioIndicator):
+        return "Sloth's SLIs are event ratios, not gauges against a threshold"
+    if (error := promrules.refusal(slo)) is not None:
+        return error.problem.split(";")[0]
+    if len(slo.objectives) != 1:
+        return "Sloth takes one objective per SLO"
+    return None
 
 
 def _sloth_slo(slo: SloDefinition) -> dict:

@@ -16,8 +16,21 @@ Sloth's period ratio is `sum_over_time(ratio_rate5m[30d]) / count_over_time(...)
 of 5-minute ratios: a quiet night's 5 minutes weigh as much as a peak hour's. Here the
 errors and the requests are summed separately and divided once.
 
-Only rolling Occurrences SLOs on ratio SLIs have an equivalent in rules; others are left out
-with a warning (Timeslices need per-slice state that recording rules do not keep).
+Threshold SLIs (a gauge such as `up`, or a utilisation against a bound) count bad seconds.
+Their group is evaluated every `THRESHOLD_INTERVAL`, and per objective
+
+    slopipe:slo_error:bool                   1 where the gauge breaks the objective, else 0
+                                             (max over the selected series)
+    slopipe:slo_error_ratio:rate<w>          avg_over_time(error:bool[w]): bad time share
+    slopipe:slo_error_ratio:period           avg_over_time(error:bool[period])
+
+Each recording stands for one interval of the gauge's latest sample (Prometheus looks back
+5 minutes, as slopipe holds a sample at most 5 minutes), so the average weighs time, not
+samples.
+
+Only rolling Occurrences SLOs have an equivalent in rules. Others are refused, naming the
+SLO and the field (`refusal`): a rule that silently counts something else would be worse
+than none.
 """
 
 from __future__ import annotations
@@ -27,39 +40,78 @@ from datetime import timedelta
 
 import yaml
 
+from slopipe.errors import SloValidationError
 from slopipe.slo import promql
 from slopipe.slo.catalogue import resolve_tiers
 from slopipe.slo.durations import format_duration
 from slopipe.slo.evaluate import BURN_WINDOWS
-from slopipe.slo.model import RatioIndicator, SloDefinition
+from slopipe.slo.model import Objective, RatioIndicator, SloDefinition, ThresholdIndicator
 
 log = logging.getLogger(__name__)
 
 PREFIX = "slopipe:slo_"
 PERIOD_STEP = "5m"
 ALERT = "SLOErrorBudgetBurn"
+#: Evaluation interval of threshold SLOs' groups: each recording weighs this long.
+THRESHOLD_INTERVAL = timedelta(minutes=1)
+#: Prometheus' default lookback: how long a gauge sample holds in a rule's evaluation.
+LOOKBACK = timedelta(minutes=5)
+_NEGATED = {"lt": ">=", "lte": ">", "gt": "<=", "gte": "<"}
+_HINT = "; export it with --format openslo, or name the other SLOs to export them alone"
 
 
-def exportable(slo: SloDefinition) -> str | None:
-    """Why an SLO has no rules equivalent, or None when it has one."""
-    if not isinstance(slo.indicator, RatioIndicator):
-        return "threshold SLIs have no rules equivalent"
-    if slo.budgeting_method != "Occurrences":
-        return f"{slo.budgeting_method} has no rules equivalent"
+def refusal(slo: SloDefinition) -> SloValidationError | None:
+    """Why an SLO has no rules equivalent (naming the field), or None when it has one."""
     if not slo.window.rolling:
-        return "calendar windows have no rules equivalent"
+        return SloValidationError(
+            slo.name,
+            "spec.timeWindow[0].isRolling",
+            "a calendar window has no Prometheus rules equivalent (PromQL ranges are "
+            "rolling: a rule cannot start its range at the 1st of the month)" + _HINT,
+        )
+    if slo.budgeting_method != "Occurrences":
+        return SloValidationError(
+            slo.name,
+            "spec.budgetingMethod",
+            f"{slo.budgeting_method} has no Prometheus rules equivalent (slopipe cuts "
+            "slices from the window's start; rules evaluated on their own schedule cannot "
+            "keep one verdict per slice)" + _HINT,
+        )
+    if isinstance(slo.indicator, ThresholdIndicator):
+        return _threshold_refusal(slo, slo.indicator)
+    return None
+
+
+def _threshold_refusal(slo: SloDefinition, indicator: ThresholdIndicator):
+    field = "spec.indicator.spec.thresholdMetric.metricSource"
+    if indicator.source.le is not None:
+        problem = "a histogram bucket is a counter, not a gauge to compare" + _HINT
+        return SloValidationError(slo.name, f"{field}.spec.le", problem)
+    if indicator.source.type == "prometheus" and promql.WINDOW in str(indicator.source.query):
+        problem = f"a query over {promql.WINDOW} is a rate, not a gauge to compare" + _HINT
+        return SloValidationError(slo.name, f"{field}.spec.query", problem)
+    if indicator.max_sample_gap != LOOKBACK:
+        problem = (
+            f"samples held {indicator.max_sample_gap} differ from Prometheus' 5m lookback" + _HINT
+        )
+        return SloValidationError(slo.name, field, problem)
     return None
 
 
 def rule_groups(slos: list[SloDefinition]) -> dict:
-    """The rules file (as data) for every exportable SLO, one group per SLO."""
+    """The rules file (as data), one group per SLO; refuses SLOs without an equivalent."""
     groups = []
     for slo in sorted(slos, key=lambda s: s.name):
-        reason = exportable(slo)
-        if reason:
-            log.warning("slo %s: left out of the Prometheus rules: %s", slo.name, reason)
-            continue
-        groups.append({"name": f"slopipe-{slo.name}", "rules": _rules(slo)})
+        error = refusal(slo)
+        if error is not None:
+            raise error
+        if isinstance(slo.indicator, ThresholdIndicator):
+            interval = format_duration(THRESHOLD_INTERVAL)
+            groups.append(
+                {"name": f"slopipe-{slo.name}", "interval": interval, "rules": _rules(slo)}
+            )
+        else:
+            groups.append({"name": f"slopipe-{slo.name}", "rules": _rules(slo)})
     return {"groups": groups}
 
 
@@ -89,8 +141,11 @@ def _rules(slo: SloDefinition) -> list[dict]:
     )
     for index, objective in enumerate(slo.objectives):
         labels = _labels(slo, index)
-        rules += [_ratio_rule(slo, w, labels) for w in windows]
-        rules += _period_rules(slo, objective.objective_ratio, labels)
+        if isinstance(slo.indicator, ThresholdIndicator):
+            rules += _threshold_rules(slo, objective, windows, labels)
+        else:
+            rules += [_ratio_rule(slo, w, labels) for w in windows]
+            rules += _period_rules(slo, objective.objective_ratio, labels)
         rules += [_alert(slo, tier, objective.objective_ratio, labels) for tier in tiers]
     return rules
 
@@ -141,6 +196,43 @@ def _period_rules(slo: SloDefinition, objective_ratio: float, labels: dict) -> l
     ]
 
 
+def _threshold_rules(slo: SloDefinition, objective: Objective, windows, labels) -> list[dict]:
+    """Bad-time shares of a gauge: a 0/1 recording per interval, averaged over each window."""
+    error, match = f"{PREFIX}error:bool", _match(labels)
+    source = slo.indicator.source
+    gauge = promql.selector(source) if source.type == "lake" else f"({source.query})"
+    # One series, as slopipe reads one lake series; were there several, bad if any is.
+    compare = f"max({gauge} {_NEGATED[objective.op]} bool {_number(objective.threshold)})"
+    shares = [
+        {
+            "record": f"{PREFIX}error_ratio:rate{format_duration(w)}",
+            "expr": f"avg_over_time({error}{match}[{format_duration(w)}])",
+            "labels": dict(labels),
+        }
+        for w in windows
+    ]
+    period = format_duration(slo.window.duration)
+    ratio = f"{PREFIX}error_ratio:period"
+    return [
+        {"record": error, "expr": compare, "labels": dict(labels)},
+        *shares,
+        {"record": ratio, "expr": f"avg_over_time({error}{match}[{period}])", "labels": labels},
+        {
+            "record": f"{PREFIX}error_budget_remaining:ratio",
+            "expr": f"1 - {ratio}{match} / {_number(1 - objective.objective_ratio)}",
+            "labels": dict(labels),
+        },
+    ]
+
+
+def _long_window_events(slo: SloDefinition, window: str, labels: dict) -> str:
+    """Events in the long window: requests, or observed seconds of a gauge."""
+    if isinstance(slo.indicator, RatioIndicator):
+        return promql.total_increase(slo.indicator, window)
+    seconds = int(THRESHOLD_INTERVAL.total_seconds())
+    return f"(count_over_time({PREFIX}error:bool{_match(labels)}[{window}]) * {seconds})"
+
+
 def _alert(slo: SloDefinition, tier, objective_ratio: float, labels: dict) -> dict:
     threshold = _number(tier.factor * (1 - objective_ratio))
     match = _match(labels)
@@ -150,8 +242,8 @@ def _alert(slo: SloDefinition, tier, objective_ratio: float, labels: dict) -> di
         f"and\n{PREFIX}error_ratio:rate{short}{match} > {threshold}"
     )
     if slo.min_events > 0:
-        increase = promql.total_increase(slo.indicator, long)
-        expr += f"\nand on()\n{increase} >= {_number(slo.min_events)}"
+        events = _long_window_events(slo, long, labels)
+        expr += f"\nand on()\n{events} >= {_number(slo.min_events)}"
     return {
         "alert": ALERT,
         "expr": expr,

@@ -1,0 +1,188 @@
+"""Prometheus rules beyond request ratios: latency from histogram buckets, threshold and
+boolean-gauge SLIs (each tier fires and resolves on a synthetic outage, under `promtool
+test rules`), and the SLOs that have no rules equivalent, refused naming the field."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from slopipe.errors import SloValidationError
+from slopipe.slo import documents
+from slopipe.slo.openslo import parse_slo
+from slopipe.slo.promrules import to_yaml
+from tests.slo.test_prometheus_rules import _braces, promtool
+
+HERE = Path(__file__).parent
+pytestmark = pytest.mark.skipif(
+    shutil.which("promtool") is None, reason="promtool missing (make system-deps)"
+)
+# Every kind sees the same outage: minutes 601 to 720 of 1320 are bad (latency: no request
+# under 0.3 s; cpu: 0.95 against "lt 0.9"; up: 0), everything else good. Windows are worked
+# out by hand in the comments of each case; the thresholds are factor x (1 - objective):
+#   latency 28d 99%:  page-fast 0.1344 (1h/5m), ticket-fast 0.028 (1d/2h),
+#                     ticket-slow 0.00933 (3d/6h); page-slow is disabled in the file.
+#   cpu 7d 99%:       0.1344, page-slow 0.056 (6h/30m), 0.028, 0.011667.
+#   up 30d 99.9%:     0.0144, 0.006, 0.003, 0.001.
+# At 630m every window holds the outage's first 30 minutes and every tier fires; at 740m
+# the 5m window is clean (page-fast resolves), at 800m the 30m window, at 900m the 2h
+# window, at 1100m the 6h window: all resolved.
+ALL = ["page-fast", "page-slow", "ticket-fast", "ticket-slow"]
+FIRING = {
+    "590m": [],
+    "630m": ALL,
+    "740m": ALL[1:],
+    "800m": ALL[2:],
+    "900m": ALL[3:],
+    "1100m": [],
+}
+LATENCY = "http_request_duration_seconds_bucket"
+KINDS = {
+    # Counters: 100 requests a minute; none under 0.3 s in minutes 601-720. The 1h ratio
+    # at 630m (570-630m): 3000 slow of 6000 => 0.5.
+    "checkout-latency": (
+        [
+            (f'{LATENCY}{{job="checkout",le="+Inf"}}', "0+100x1320"),
+            (f'{LATENCY}{{job="checkout",le="0.3"}}', "0+100x600 60000+0x119 60100+100x599"),
+        ],
+        0.5,
+    ),
+    # Gauges, recorded as 0/1 every minute; a 1h range holds 61 recordings (Prometheus'
+    # ranges are closed), 30 of them bad at 630m (601-630m) => 30/61.
+    "checkout-cpu": (
+        [('cpu_utilization{job="checkout"}', "0.5x600 0.95x119 0.5x600")],
+        30 / 61,
+    ),
+    "checkout-up": ([('up{job="checkout"}', "1x600 0x119 1x600")], 30 / 61),
+}
+
+
+def _slo(name: str):
+    [slo] = [
+        d for d, _ in documents.load_file(HERE / "data" / "rules.openslo.yaml") if d.name == name
+    ]
+    return slo
+
+
+@pytest.mark.parametrize("name", sorted(KINDS))
+def test_each_tier_fires_and_resolves_on_a_synthetic_outage(name, tmp_path):
+    slo = _slo(name)
+    series, ratio_1h = KINDS[name]
+    (tmp_path / "rules.yaml").write_text(to_yaml([slo]))
+    rules = yaml.safe_load((tmp_path / "rules.yaml").read_text())["groups"][0]["rules"]
+    alerts = {r["labels"]["tier"]: r for r in rules if "alert" in r}
+    labels = {"slo": name, "objective": "0", "service": "checkout"}
+    alert_tests = [
+        {
+            "eval_time": at,
+            "alertname": "SLOErrorBudgetBurn",
+            "exp_alerts": [
+                {"exp_labels": alerts[t]["labels"], "exp_annotations": alerts[t]["annotations"]}
+                for t in tiers
+                if t in alerts
+            ],
+        }
+        for at, tiers in FIRING.items()
+    ]
+    ratio = "slopipe:slo_error_ratio:rate1h"
+    expr_test = {
+        "expr": ratio,
+        "eval_time": "630m",
+        "exp_samples": [{"labels": ratio + _braces(labels), "value": ratio_1h}],
+    }
+    suite = {
+        "rule_files": ["rules.yaml"],
+        "evaluation_interval": "1m",
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": [{"series": s, "values": v} for s, v in series],
+                "alert_rule_test": alert_tests,
+                "promql_expr_test": [expr_test],
+            }
+        ],
+    }
+    (tmp_path / "test.yaml").write_text(yaml.safe_dump(suite, sort_keys=False))
+    result = promtool("test", "rules", "test.yaml", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert sorted(alerts) == (ALL[:1] + ALL[2:] if name == "checkout-latency" else ALL)
+
+
+def _doc(name: str, indicator: dict, window: dict, method: str, objective: dict) -> dict:
+    return {
+        "apiVersion": "openslo/v1",
+        "kind": "SLO",
+        "metadata": {"name": name},
+        "spec": {
+            "service": "shop",
+            "indicator": {"spec": indicator},
+            "timeWindow": [window],
+            "budgetingMethod": method,
+            "objectives": [{"target": 0.99, **objective}],
+        },
+    }
+
+
+RATIO = {
+    "ratioMetric": {
+        "bad": {"metricSource": {"type": "lake", "spec": {"series": "errors_total"}}},
+        "total": {"metricSource": {"type": "lake", "spec": {"series": "requests_total"}}},
+    }
+}
+ROLLING = {"duration": "7d", "isRolling": True}
+MONTH = {"duration": "1M", "isRolling": False, "calendar": {"timeZone": "Europe/Berlin"}}
+GAUGE = {"type": "prometheus", "spec": {"query": "sum(rate(x[{{.window}}]))"}}
+BUCKET = {"type": "lake", "spec": {"histogram": "latency_seconds", "le": "0.3"}}
+SLICE = {"timeSliceWindow": "5m"}
+REFUSED = [
+    (
+        "a calendar month",
+        _doc("month", RATIO, MONTH, "Occurrences", {}),
+        "slo month: spec.timeWindow[0].isRolling: a calendar window has no Prometheus rules "
+        "equivalent",
+    ),
+    (
+        "Timeslices",
+        _doc("slices", RATIO, ROLLING, "Timeslices", SLICE),
+        "slo slices: spec.budgetingMethod: Timeslices has no Prometheus rules equivalent",
+    ),
+    (
+        "RatioTimeslices",
+        _doc("ratio-slices", RATIO, ROLLING, "RatioTimeslices", SLICE),
+        "slo ratio-slices: spec.budgetingMethod: RatioTimeslices has no Prometheus rules",
+    ),
+    (
+        "a threshold on a rate template",
+        _doc(
+            "rate",
+            {"thresholdMetric": {"metricSource": GAUGE}},
+            ROLLING,
+            "Occurrences",
+            {"op": "lt", "value": 5},
+        ),
+        "slo rate: spec.indicator.spec.thresholdMetric.metricSource.spec.query: a query over "
+        "{{.window}} is a rate, not a gauge",
+    ),
+    (
+        "a threshold on a histogram bucket",
+        _doc(
+            "bucket",
+            {"thresholdMetric": {"metricSource": BUCKET}},
+            ROLLING,
+            "Occurrences",
+            {"op": "lt", "value": 5},
+        ),
+        "slo bucket: spec.indicator.spec.thresholdMetric.metricSource.spec.le: a histogram "
+        "bucket is a counter",
+    ),
+]
+
+
+@pytest.mark.parametrize(("case", "doc", "message"), REFUSED, ids=[c[0] for c in REFUSED])
+def test_an_slo_without_a_rules_equivalent_is_refused_naming_the_field(case, doc, message):
+    with pytest.raises(SloValidationError) as raised:
+        to_yaml([parse_slo(_doc("fine", RATIO, ROLLING, "Occurrences", {})), parse_slo(doc)])
+    text = str(raised.value)
+    assert text.startswith(message), text
+    assert "\n" not in text and "export it with --format openslo" in text
