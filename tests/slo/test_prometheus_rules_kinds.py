@@ -14,7 +14,9 @@ import yaml
 from slopipe.errors import SloValidationError
 from slopipe.slo import documents
 from slopipe.slo.evaluate import evaluate
-from slopipe.slo.openslo import parse_slo
+from slopipe.slo.model import format_le
+from slopipe.slo.openslo import parse_le, parse_slo
+from slopipe.slo.promql import le_spellings
 from slopipe.slo.promrules import to_yaml
 from tests.slo.test_prometheus_rules import _braces, promtool
 
@@ -233,3 +235,72 @@ def test_slopipe_fires_and_resolves_the_same_tiers_on_the_same_outage(name):
         assert [a["tier"] for a in status.alerts] == expected, at
         if at == "630m":
             assert status.burn_rates["1h"] * budget == pytest.approx(SLOPIPE_1H[name])
+
+
+# Bucket bounds as the Go client (strconv 'g', shortest) and the Python client
+# (floatToGoString) write them; the export must select every spelling the engine accepts.
+SPELLINGS = [
+    (0.3, "0.3", {"0.3"}),
+    (1.0, "1", {"1", "1.0"}),
+    (2.5, "2.5", {"2.5"}),
+    (250000.0, "250000", {"250000", "250000.0"}),
+    (1e6, "1e+06", {"1e+06"}),
+    (2.5e6, "2.5e+06", {"2.5e+06"}),
+    (1e-4, "0.0001", {"0.0001"}),
+    (1e-5, "1e-05", {"1e-05"}),
+    (math.inf, "+Inf", {"+Inf"}),
+]
+
+
+@pytest.mark.parametrize(("le", "go", "spellings"), SPELLINGS)
+def test_a_bucket_bound_is_written_as_the_clients_write_it(le, go, spellings):
+    assert format_le(le) == go
+    assert le_spellings(le) == spellings
+    assert all(parse_le(s) == le for s in spellings)
+
+
+def _latency_doc(index: int, le: str) -> dict:
+    bucket = lambda bound: {  # noqa: E731
+        "metricSource": {"type": "lake", "spec": {"histogram": f"h{index}", "le": bound}}
+    }
+    return _doc(
+        f"latency-{index}",
+        {"ratioMetric": {"good": bucket(le), "total": bucket("+Inf")}},
+        ROLLING,
+        "Occurrences",
+        {},
+    )
+
+
+@needs_promtool
+def test_the_exported_rules_select_each_client_spelling_of_a_bound(tmp_path):
+    # Per histogram 120 requests a minute, 90 under the bound, 95 under a decoy bound 1.5
+    # that must not be selected: the 5m error ratio at 10m is 150/600 = 0.25 for each.
+    written = [(0.3, "0.3"), (1, "1"), (1, "1.0"), (1e6, "1e+06"), (1e-5, "1e-05")]
+    slos = [parse_slo(_latency_doc(i, repr(le))) for i, (le, _) in enumerate(written)]
+    (tmp_path / "rules.yaml").write_text(to_yaml(slos))
+    series = []
+    for i, (_, spelled) in enumerate(written):
+        series += [
+            {"series": f'h{i}_bucket{{le="+Inf"}}', "values": "0+120x10"},
+            {"series": f'h{i}_bucket{{le="{spelled}"}}', "values": "0+90x10"},
+            {"series": f'h{i}_bucket{{le="1.5"}}', "values": "0+95x10"},
+        ]
+    ratio = "slopipe:slo_error_ratio:rate5m"
+    labels = lambda i: {"slo": f"latency-{i}", "objective": "0", "service": "shop"}  # noqa: E731
+    expr_tests = [
+        {
+            "expr": f'{ratio}{{slo="latency-{i}"}}',
+            "eval_time": "10m",
+            "exp_samples": [{"labels": ratio + _braces(labels(i)), "value": 0.25}],
+        }
+        for i in range(len(written))
+    ]
+    suite = {
+        "rule_files": ["rules.yaml"],
+        "evaluation_interval": "1m",
+        "tests": [{"interval": "1m", "input_series": series, "promql_expr_test": expr_tests}],
+    }
+    (tmp_path / "test.yaml").write_text(yaml.safe_dump(suite, sort_keys=False))
+    result = promtool("test", "rules", "test.yaml", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
