@@ -160,6 +160,18 @@ REFUSED = [
         "slo ratio-slices: spec.budgetingMethod: RatioTimeslices has no Prometheus rules",
     ),
     (
+        "a ratio of gauges",
+        _doc(
+            "gauges",
+            {"ratioMetric": {**RATIO["ratioMetric"], "counter": False}},
+            ROLLING,
+            "Occurrences",
+            {},
+        ),
+        "slo gauges: spec.indicator.spec.ratioMetric.counter: false: the rules take rate() of "
+        "counters",
+    ),
+    (
         "a threshold on a rate template",
         _doc(
             "rate",

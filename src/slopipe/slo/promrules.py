@@ -79,6 +79,13 @@ def refusal(slo: SloDefinition) -> SloValidationError | None:
         )
     if isinstance(slo.indicator, ThresholdIndicator):
         return _threshold_refusal(slo, slo.indicator)
+    if not slo.indicator.counter:
+        return SloValidationError(
+            slo.name,
+            "spec.indicator.spec.ratioMetric.counter",
+            "false: the rules take rate() of counters; for series that are not counters "
+            "that would count something else" + _HINT,
+        )
     return None
 
 
