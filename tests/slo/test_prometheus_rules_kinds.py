@@ -316,3 +316,14 @@ def test_the_exported_rules_select_each_client_spelling_of_a_bound(tmp_path):
     (tmp_path / "test.yaml").write_text(yaml.safe_dump(suite, sort_keys=False))
     result = promtool("test", "rules", "test.yaml", cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_refused_slo_is_named_in_the_one_line():
+    docs = [c[1] for c in REFUSED]
+    with pytest.raises(SloValidationError) as raised:
+        to_yaml([parse_slo(d) for d in docs])
+    # Sorted by name: "bucket" comes first, the others follow in the same line.
+    assert raised.value.slo == "bucket"
+    assert str(raised.value).endswith(
+        "(also refused: gauges, month, rate, ratio-slices, slices)"
+    ), str(raised.value)

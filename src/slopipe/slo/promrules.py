@@ -107,11 +107,14 @@ def _threshold_refusal(slo: SloDefinition, indicator: ThresholdIndicator):
 
 def rule_groups(slos: list[SloDefinition]) -> dict:
     """The rules file (as data), one group per SLO; refuses SLOs without an equivalent."""
+    ordered = sorted(slos, key=lambda s: s.name)
+    refused = [e for e in map(refusal, ordered) if e is not None]
+    if refused:
+        first, others = refused[0], ", ".join(e.slo for e in refused[1:])
+        also = f" (also refused: {others})" if others else ""
+        raise SloValidationError(first.slo, first.field, first.problem + also)
     groups = []
-    for slo in sorted(slos, key=lambda s: s.name):
-        error = refusal(slo)
-        if error is not None:
-            raise error
+    for slo in ordered:
         if isinstance(slo.indicator, ThresholdIndicator):
             interval = format_duration(THRESHOLD_INTERVAL)
             groups.append(
