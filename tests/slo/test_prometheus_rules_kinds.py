@@ -14,6 +14,7 @@ import yaml
 from slopipe.errors import SloValidationError
 from slopipe.slo import documents
 from slopipe.slo.evaluate import evaluate
+from slopipe.slo.export import bucket_spellings
 from slopipe.slo.model import format_le
 from slopipe.slo.openslo import parse_le, parse_slo
 from slopipe.slo.promql import le_spellings
@@ -288,9 +289,14 @@ def _latency_doc(index: int, le: str) -> dict:
 def test_the_exported_rules_select_each_client_spelling_of_a_bound(tmp_path):
     # Per histogram 120 requests a minute, 90 under the bound, 95 under a decoy bound 1.5
     # that must not be selected: the 5m error ratio at 10m is 150/600 = 0.25 for each.
-    written = [(0.3, "0.3"), (1, "1"), (1, "1.0"), (1e6, "1e+06"), (1e-5, "1e-05")]
+    # The last is spelled as no client writes it: the lake's series names tell the export.
+    written = [(0.3, "0.3"), (1, "1"), (1, "1.0"), (1e6, "1e+06"), (1e-5, "1e-05"), (0.3, "0.30")]
     slos = [parse_slo(_latency_doc(i, repr(le))) for i, (le, _) in enumerate(written)]
-    (tmp_path / "rules.yaml").write_text(to_yaml(slos))
+    lake = ['h5_bucket{le="0.30"}', 'h5_bucket{le="+Inf"}', 'h0_bucket{le="0.3"}']
+    spelled = bucket_spellings(slos, lake)
+    assert [spelled[slos[i].indicator.good] for i in (0, 5)] == [{"0.3"}, {"0.30"}]
+    (tmp_path / "rules.yaml").write_text(to_yaml(slos, spelled))
+    assert 'h5_bucket{le=~"0\\\\.3|0\\\\.30"}' in (tmp_path / "rules.yaml").read_text()
     series = []
     for i, (_, spelled) in enumerate(written):
         series += [

@@ -196,13 +196,14 @@ def export(
     from slopipe.slo.export import export as write
 
     try:
-        stored = _store(load_settings(config, home=home)).current()
+        settings = load_settings(config, home=home)
+        stored = _store(settings).current()
         unknown = sorted(set(names or ()) - {s.name for s in stored})
         if unknown:
             raise SloError(f"no stored SLO named {', '.join(unknown)} (see `slopipe slo list`)")
         chosen = [s for s in stored if not names or s.name in names]
         items = [(openslo.parse_slo(s.document, where=s.name), s.document) for s in chosen]
-        text = write(items, fmt)
+        text = write(items, fmt, _lake_series(settings))
     except SlopipeError as error:
         raise fail(error) from None
     if output:
@@ -210,6 +211,13 @@ def export(
         log.info("wrote %d SLO(s) as %s to %s", len(items), fmt, output)
     else:
         print(text, end="")
+
+
+def _lake_series(settings: Settings) -> list[str]:
+    from slopipe.lake import Lake
+
+    lake = Lake(settings.lake_path)
+    return lake.series_names() if lake.exists() else []
 
 
 @app.command()

@@ -18,15 +18,31 @@ log = logging.getLogger(__name__)
 FORMATS = ("openslo", "sloth", "prometheus-rules")
 
 
-def export(items: list[tuple[SloDefinition, dict]], fmt: str) -> str:
-    """`items` are (definition, self-contained OpenSLO document) pairs."""
+def export(
+    items: list[tuple[SloDefinition, dict]], fmt: str, lake_series: list[str] | None = None
+) -> str:
+    """`items` are (definition, self-contained OpenSLO document) pairs; `lake_series`, the
+    lake's series names, tell how the lake spells bucket bounds (for the rules)."""
     if fmt == "openslo":
         return openslo_yaml([doc for _, doc in items])
     if fmt == "sloth":
         return sloth_yaml([d for d, _ in items])
     if fmt == "prometheus-rules":
-        return promrules.to_yaml([d for d, _ in items])
+        slos = [d for d, _ in items]
+        return promrules.to_yaml(slos, bucket_spellings(slos, lake_series or []))
     raise SloError(f"export format {fmt!r} is unknown; use one of {', '.join(FORMATS)}")
+
+
+def bucket_spellings(slos: list[SloDefinition], names: list[str]) -> dict:
+    """Per histogram bucket source, how the lake's series spell its bound ("0.30")."""
+    from slopipe.slo.sources import bucket_series, parse_series
+
+    return {
+        source: {parse_series(name)[1]["le"] for name in bucket_series(source, names)}
+        for slo in slos
+        for source in slo.sources()
+        if source.le is not None and source.type == "lake"
+    }
 
 
 def openslo_yaml(documents: list[dict]) -> str:

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable
 
 from slopipe.slo.model import MetricSource, RatioIndicator, format_le
 
 WINDOW = "{{.window}}"
 
 
-def selector(source: MetricSource) -> str:
-    """The series selector of a lake source (lake names are selectors already)."""
+def selector(source: MetricSource, spelled: Iterable[str] = ()) -> str:
+    """The series selector of a lake source (lake names are selectors already). A bucket
+    bound matches every client spelling, and those in `spelled` (found in the lake)."""
     if source.le is None:
         return str(source.series)
-    forms = sorted(le_spellings(source.le))
+    forms = sorted(le_spellings(source.le) | set(spelled))
     if len(forms) == 1:
         le = f'le="{forms[0]}"'
     else:

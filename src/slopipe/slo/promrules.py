@@ -36,6 +36,8 @@ than none.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from dataclasses import replace
 from datetime import timedelta
 
 import yaml
@@ -45,13 +47,21 @@ from slopipe.slo import promql
 from slopipe.slo.catalogue import resolve_tiers
 from slopipe.slo.durations import format_duration
 from slopipe.slo.evaluate import BURN_WINDOWS
-from slopipe.slo.model import Objective, RatioIndicator, SloDefinition, ThresholdIndicator
+from slopipe.slo.model import (
+    MetricSource,
+    Objective,
+    RatioIndicator,
+    SloDefinition,
+    ThresholdIndicator,
+)
 
 log = logging.getLogger(__name__)
 
 PREFIX = "slopipe:slo_"
 PERIOD_STEP = "5m"
 ALERT = "SLOErrorBudgetBurn"
+#: Spellings of a histogram bucket source's bound found in the lake.
+Spellings = Mapping[MetricSource, set[str]]
 #: Evaluation interval of threshold SLOs' groups: each recording weighs this long.
 THRESHOLD_INTERVAL = timedelta(minutes=1)
 #: Prometheus' default lookback: how long a gauge sample holds in a rule's evaluation.
@@ -105,9 +115,14 @@ def _threshold_refusal(slo: SloDefinition, indicator: ThresholdIndicator):
     return None
 
 
-def rule_groups(slos: list[SloDefinition]) -> dict:
-    """The rules file (as data), one group per SLO; refuses SLOs without an equivalent."""
-    ordered = sorted(slos, key=lambda s: s.name)
+def rule_groups(slos: list[SloDefinition], spelled: Spellings | None = None) -> dict:
+    """The rules file (as data), one group per SLO; refuses SLOs without an equivalent.
+
+    `spelled` gives, per histogram bucket source, the spellings of its bound in the lake
+    (`0.30`), so the rules select what slopipe reads even where no client writes it so.
+    """
+    spelled = spelled or {}
+    ordered = [_spelled(s, spelled) for s in sorted(slos, key=lambda s: s.name)]
     refused = [e for e in map(refusal, ordered) if e is not None]
     if refused:
         first, others = refused[0], ", ".join(e.slo for e in refused[1:])
@@ -137,8 +152,23 @@ def _text(dumper: yaml.SafeDumper, text: str) -> yaml.Node:
 _Dumper.add_representer(str, _text)
 
 
-def to_yaml(slos: list[SloDefinition]) -> str:
-    return yaml.dump(rule_groups(slos), Dumper=_Dumper, sort_keys=False, width=1000)
+def to_yaml(slos: list[SloDefinition], spelled: Spellings | None = None) -> str:
+    return yaml.dump(rule_groups(slos, spelled), Dumper=_Dumper, sort_keys=False, width=1000)
+
+
+def _spelled(slo: SloDefinition, spelled: Spellings) -> SloDefinition:
+    """The SLO with its bucket sources as selectors that match the lake's spellings."""
+    indicator = slo.indicator
+    if not isinstance(indicator, RatioIndicator) or not spelled:
+        return slo
+
+    def one(source: MetricSource | None) -> MetricSource | None:
+        if source is None or source.le is None or not spelled.get(source):
+            return source
+        return MetricSource("prometheus", query=promql.selector(source, spelled[source]))
+
+    parts = {"good": one(indicator.good), "bad": one(indicator.bad), "total": one(indicator.total)}
+    return replace(slo, indicator=replace(indicator, **parts))
 
 
 def _rules(slo: SloDefinition) -> list[dict]:
