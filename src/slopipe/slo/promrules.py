@@ -35,7 +35,6 @@ than none.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import timedelta
@@ -54,8 +53,6 @@ from slopipe.slo.model import (
     SloDefinition,
     ThresholdIndicator,
 )
-
-log = logging.getLogger(__name__)
 
 PREFIX = "slopipe:slo_"
 PERIOD_STEP = "5m"
@@ -130,13 +127,10 @@ def rule_groups(slos: list[SloDefinition], spelled: Spellings | None = None) -> 
         raise SloValidationError(first.slo, first.field, first.problem + also)
     groups = []
     for slo in ordered:
+        group = {"name": f"slopipe-{slo.name}"}
         if isinstance(slo.indicator, ThresholdIndicator):
-            interval = format_duration(THRESHOLD_INTERVAL)
-            groups.append(
-                {"name": f"slopipe-{slo.name}", "interval": interval, "rules": _rules(slo)}
-            )
-        else:
-            groups.append({"name": f"slopipe-{slo.name}", "rules": _rules(slo)})
+            group["interval"] = format_duration(THRESHOLD_INTERVAL)
+        groups.append({**group, "rules": _rules(slo)})
     return {"groups": groups}
 
 
