@@ -4,6 +4,8 @@ test rules`), and the SLOs that have no rules equivalent, refused naming the fie
 
 import math
 import shutil
+from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -333,3 +335,14 @@ def test_every_refused_slo_is_named_in_the_one_line():
     assert str(raised.value).endswith(
         "(also refused: gauges, month, rate, ratio-slices, slices)"
     ), str(raised.value)
+
+
+def test_a_gauge_held_longer_than_the_lookback_is_refused():
+    # Not reachable from OpenSLO (samples hold 5 minutes), but a definition built in code
+    # may hold them longer, which a rule cannot: Prometheus forgets a sample after 5m.
+    gauge = {"thresholdMetric": {"metricSource": {"type": "lake", "spec": {"series": "x"}}}}
+    slo = parse_slo(_doc("held", gauge, ROLLING, "Occurrences", {"op": "lt", "value": 1}))
+    held = replace(slo, indicator=replace(slo.indicator, max_sample_gap=timedelta(minutes=10)))
+    message = "slo held: .*metricSource: samples held 10m differ"
+    with pytest.raises(SloValidationError, match=message):
+        to_yaml([held])

@@ -105,9 +105,8 @@ def _threshold_refusal(slo: SloDefinition, indicator: ThresholdIndicator):
         problem = f"a query over {promql.WINDOW} is a rate, not a gauge to compare" + _HINT
         return SloValidationError(slo.name, f"{field}.spec.query", problem)
     if indicator.max_sample_gap != LOOKBACK:
-        problem = (
-            f"samples held {indicator.max_sample_gap} differ from Prometheus' 5m lookback" + _HINT
-        )
+        held = format_duration(indicator.max_sample_gap)
+        problem = f"samples held {held} differ from Prometheus' 5m lookback" + _HINT
         return SloValidationError(slo.name, field, problem)
     return None
 
