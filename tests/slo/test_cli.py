@@ -131,3 +131,25 @@ def test_validate_rejects_series_the_lake_does_not_hold(lake_home, tmp_path):
     path.write_text(path.read_text().replace("series: requests", "series: reqs"))
     result = run("slo", "validate", str(path))
     assert result.exit_code == 2 and "series 'reqs' is not in the lake" in result.stderr
+
+
+def test_export_refuses_a_calendar_slo_in_one_line_and_exports_the_others_by_name(
+    lake_home, tmp_path
+):
+    month = slo_file(tmp_path / "month.yaml", 0.99, name="monthly")
+    doc = yaml.safe_load(month.read_text())
+    doc["spec"]["timeWindow"] = [{"duration": "1M", "isRolling": False}]
+    month.write_text(yaml.safe_dump(doc))
+    for path in (slo_file(tmp_path / "api.yaml", 0.99), month):
+        assert run("slo", "apply", str(path), "--reason", "new").exit_code == 0
+
+    refused = run("slo", "export", "--format", "prometheus-rules")
+    assert refused.exit_code == 2 and refused.stdout == ""
+    assert len(refused.stderr.strip().splitlines()) == 1
+    assert "slo monthly: spec.timeWindow[0].isRolling: a calendar window" in refused.stderr
+
+    alone = run("slo", "export", "api", "--format", "prometheus-rules")
+    assert alone.exit_code == 0, alone.output
+    assert [g["name"] for g in yaml.safe_load(alone.stdout)["groups"]] == ["slopipe-api"]
+    unknown = run("slo", "export", "nope", "--format", "prometheus-rules")
+    assert unknown.exit_code == 2 and "no stored SLO named nope" in unknown.stderr

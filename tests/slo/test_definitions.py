@@ -13,6 +13,7 @@ from slopipe.slo.export import export
 from slopipe.slo.openslo import parse_slo
 
 DATA = Path(__file__).parent / "data"
+GAUGE = {"metricSource": {"type": "lake", "spec": {"series": "cpu"}}}
 
 
 def base() -> dict:
@@ -65,6 +66,14 @@ def edit(path: str, value):
         for key in parents:
             node = node[int(key)] if key.isdigit() else node[key]
         node[int(last) if last.isdigit() else last] = value
+
+    return apply
+
+
+def slices(length: str):
+    def apply(doc):
+        doc["spec"]["budgetingMethod"] = "Timeslices"
+        doc["spec"]["objectives"] = [{"target": 0.99, "timeSliceWindow": length}]
 
     return apply
 
@@ -125,6 +134,23 @@ def edit(path: str, value):
             "metadata.annotations.slopipe.io/min-coverage",
             "in [0, 1]",
         ),
+        # A gauge without op and value has nothing to be compared with.
+        (
+            edit("spec.indicator.spec", {"thresholdMetric": GAUGE}),
+            "spec.objectives[0].op",
+            "a thresholdMetric needs op (lt, lte, gt, gte) and value",
+        ),
+        (
+            edit("spec.objectives.0", {"target": 0.99, "op": "lt", "value": True}),
+            "spec.objectives[0].value",
+            "must be a number",
+        ),
+        (
+            slices("0m"),
+            "spec.objectives[0].timeSliceWindow",
+            "0d must be positive and shorter than the 30d period",
+        ),
+        (slices("30d"), "spec.objectives[0].timeSliceWindow", "30d must be positive"),
     ],
 )
 def test_invalid_definitions_are_rejected_naming_the_slo_and_the_field(change, field, problem):

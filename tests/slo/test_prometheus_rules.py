@@ -23,22 +23,21 @@ def promtool(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess
     return subprocess.run(["promtool", *args], capture_output=True, text=True, cwd=cwd, timeout=120)
 
 
-def test_generated_rules_match_the_golden_file(caplog):
+def test_generated_rules_match_the_golden_file():
     slos = [d for d, _ in documents.load_file(HERE / "data" / "rules.openslo.yaml")]
     text = to_yaml(slos)
     if os.environ.get("SLOPIPE_UPDATE_GOLDEN"):
         GOLDEN.write_text(text)
     assert text == GOLDEN.read_text()
-    # The Timeslices SLO has no rules equivalent and is left out, with a warning.
-    assert "checkout-cpu: left out of the Prometheus rules" in caplog.text
 
 
 def test_golden_rules_pass_promtool_check():
     result = promtool("check", "rules", str(GOLDEN))
     assert result.returncode == 0, result.stdout + result.stderr
     # availability: 7 window ratios (5m 30m 1h 2h 6h 1d 3d) + 4 period rules + 4 alerts;
-    # latency: the same 7 + 4 + 3 alerts (page-slow disabled) => 29.
-    assert "SUCCESS: 29 rules found" in result.stdout
+    # latency: the same 7 + 4 + 3 alerts (page-slow disabled); cpu and up (threshold):
+    # 1 error:bool + 7 window shares + period + budget + 4 alerts each => 15 + 14 + 14 + 14.
+    assert "SUCCESS: 57 rules found" in result.stdout
 
 
 def test_the_period_budget_is_a_ratio_of_sums():
@@ -46,7 +45,10 @@ def test_the_period_budget_is_a_ratio_of_sums():
     [period] = [r for r in rules if r.get("record") == "slopipe:slo_error_ratio:period"]
     assert period["expr"].startswith("sum_over_time(slopipe:slo_errors:rate5m{")
     assert "/\nsum_over_time(slopipe:slo_requests:rate5m{" in period["expr"]
-    assert "count_over_time" not in GOLDEN.read_text()
+    groups = yaml.safe_load(GOLDEN.read_text())["groups"]
+    period = "slopipe:slo_error_ratio:period"
+    periods = [r["expr"] for g in groups for r in g["rules"] if r.get("record") == period]
+    assert len(periods) == 4 and not any("count_over_time" in e for e in periods)
 
 
 # A 30-day 99.9% SLO: thresholds 14.4, 6, 3, 1 times 0.001. 100 req/min throughout; in

@@ -20,7 +20,7 @@ from rich.table import Table
 from slopipe.cli.common import ConfigOption, HomeOption, JsonOption, err, out
 from slopipe.cli.detect import SchedulerOption, WorkersOption
 from slopipe.config import Settings, load_settings
-from slopipe.errors import SlopipeError
+from slopipe.errors import SloError, SlopipeError
 
 log = logging.getLogger(__name__)
 app = typer.Typer(help="SLO definitions, versions, status and exports.", no_args_is_help=True)
@@ -183,6 +183,7 @@ def history(
 
 @app.command()
 def export(
+    names: Annotated[list[str] | None, typer.Argument(help="SLOs to export [all]")] = None,
     fmt: Annotated[
         str, typer.Option("--format", help="openslo, sloth or prometheus-rules")
     ] = "openslo",
@@ -197,9 +198,14 @@ def export(
     from slopipe.slo.export import export as write
 
     try:
-        stored = _store(load_settings(config, home=home)).current()
-        items = [(openslo.parse_slo(s.document, where=s.name), s.document) for s in stored]
-        text = write(items, fmt)
+        settings = load_settings(config, home=home)
+        stored = _store(settings).current()
+        unknown = sorted(set(names or ()) - {s.name for s in stored})
+        if unknown:
+            raise SloError(f"no stored SLO named {', '.join(unknown)} (see `slopipe slo list`)")
+        chosen = [s for s in stored if not names or s.name in names]
+        items = [(openslo.parse_slo(s.document, where=s.name), s.document) for s in chosen]
+        text = write(items, fmt, _lake_series(settings))
     except SlopipeError as error:
         raise fail(error) from None
     if output:
@@ -207,6 +213,13 @@ def export(
         log.info("wrote %d SLO(s) as %s to %s", len(items), fmt, output)
     else:
         print(text, end="")
+
+
+def _lake_series(settings: Settings) -> list[str]:
+    from slopipe.lake import Lake
+
+    lake = Lake(settings.lake_path)
+    return lake.series_names() if lake.exists() else []
 
 
 @app.command()

@@ -11,22 +11,38 @@ from slopipe.errors import SloError
 from slopipe.slo import promql, promrules
 from slopipe.slo.catalogue import resolve_tiers
 from slopipe.slo.durations import format_duration
-from slopipe.slo.model import SloDefinition
+from slopipe.slo.model import RatioIndicator, SloDefinition
 
 log = logging.getLogger(__name__)
 
 FORMATS = ("openslo", "sloth", "prometheus-rules")
 
 
-def export(items: list[tuple[SloDefinition, dict]], fmt: str) -> str:
-    """`items` are (definition, self-contained OpenSLO document) pairs."""
+def export(
+    items: list[tuple[SloDefinition, dict]], fmt: str, lake_series: list[str] | None = None
+) -> str:
+    """`items` are (definition, self-contained OpenSLO document) pairs; `lake_series`, the
+    lake's series names, tell how the lake spells bucket bounds (for the rules)."""
     if fmt == "openslo":
         return openslo_yaml([doc for _, doc in items])
     if fmt == "sloth":
         return sloth_yaml([d for d, _ in items])
     if fmt == "prometheus-rules":
-        return promrules.to_yaml([d for d, _ in items])
+        slos = [d for d, _ in items]
+        return promrules.to_yaml(slos, bucket_spellings(slos, lake_series or []))
     raise SloError(f"export format {fmt!r} is unknown; use one of {', '.join(FORMATS)}")
+
+
+def bucket_spellings(slos: list[SloDefinition], names: list[str]) -> dict:
+    """Per histogram bucket source, how the lake's series spell its bound ("0.30")."""
+    from slopipe.slo.sources import bucket_series, parse_series
+
+    return {
+        source: {parse_series(name)[1]["le"] for name in bucket_series(source, names)}
+        for slo in slos
+        for source in slo.sources()
+        if source.le is not None and source.type == "lake"
+    }
 
 
 def openslo_yaml(documents: list[dict]) -> str:
@@ -42,11 +58,9 @@ def openslo_yaml(documents: list[dict]) -> str:
 def sloth_yaml(slos: list[SloDefinition]) -> str:
     """One Sloth `prometheus/v1` spec per service, for SLOs Sloth can express."""
     specs = []
-    kept = [s for s in slos if promrules.exportable(s) is None and len(s.objectives) == 1]
-    kept_names = {s.name for s in kept}
+    kept = [s for s in slos if _sloth_refusal(s) is None]
     for slo in sorted(slos, key=lambda s: s.name):
-        if slo.name not in kept_names:
-            reason = promrules.exportable(slo) or "Sloth takes one objective per SLO"
+        if (reason := _sloth_refusal(slo)) is not None:
             log.warning("slo %s: left out of the Sloth spec: %s", slo.name, reason)
     for service, group in groupby(
         sorted(kept, key=lambda s: (s.service, s.name)), lambda s: s.service
@@ -59,6 +73,17 @@ def sloth_yaml(slos: list[SloDefinition]) -> str:
             }
         )
     return yaml.safe_dump_all(specs, sort_keys=False, width=100)
+
+
+def _sloth_refusal(slo: SloDefinition) -> str | None:
+    """Why Sloth cannot express an SLO: it takes events (ratio SLIs) on a rolling period."""
+    if not isinstance(slo.indicator, RatioIndicator):
+        return "Sloth's SLIs are event ratios, not gauges against a threshold"
+    if (error := promrules.refusal(slo)) is not None:
+        return error.problem.split(";")[0]
+    if len(slo.objectives) != 1:
+        return "Sloth takes one objective per SLO"
+    return None
 
 
 def _sloth_slo(slo: SloDefinition) -> dict:

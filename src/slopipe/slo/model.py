@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import timedelta
+from decimal import Decimal
 from typing import Literal
 
 Op = Literal["lt", "lte", "gt", "gte"]
@@ -38,10 +39,17 @@ class MetricSource:
 
 
 def format_le(le: float) -> str:
-    """A bucket bound as Prometheus' Go clients write it: `0.3`, `1`, `+Inf`."""
+    """A bucket bound as Prometheus' Go clients write it (`strconv.FormatFloat(le, 'g', -1,
+    64)`): `0.3`, `1`, `250000`, `1e+06`, `1e-05`, `+Inf`."""
     if math.isinf(le):
         return "+Inf"
-    return repr(le).removesuffix(".0") if le == int(le) else repr(le)
+    sign, digits, exponent = Decimal(repr(le)).normalize().as_tuple()
+    power = len(digits) + exponent - 1
+    if power < -4 or power >= 6:
+        text = "".join(map(str, digits))
+        mantissa = text[0] + ("." + text[1:] if len(text) > 1 else "")
+        return f"{'-' if sign else ''}{mantissa}e{'-' if power < 0 else '+'}{abs(power):02d}"
+    return format(Decimal(repr(le)).normalize(), "f")
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from slopipe.errors import SloValidationError
 from slopipe.slo.catalogue import resolve_tiers
-from slopipe.slo.durations import parse_duration
+from slopipe.slo.durations import format_duration, parse_duration
 from slopipe.slo.model import (
     Alerting,
     AlertTier,
@@ -83,6 +83,7 @@ def parse_slo(doc: Any, where: str = "document") -> SloDefinition:
         min_coverage=_number(check, annotations, "min-coverage", DEFAULT_MIN_COVERAGE, 0, 1),
     )
     check_tiers(check, definition)
+    check_objectives(check, definition)
     return definition
 
 
@@ -215,7 +216,8 @@ def _objective(check: Checker, obj: Any, field: str, method: str) -> Objective:
     op, threshold = obj.get("op"), obj.get("value")
     if op is not None:
         check.require(op in OPS, f"{field}.op", f"is {op!r}; use one of {', '.join(OPS)}")
-        check.require(isinstance(threshold, int | float), f"{field}.value", "must be a number")
+        number = isinstance(threshold, int | float) and not isinstance(threshold, bool)
+        check.require(number, f"{field}.value", "must be a number")
     time_slice = None
     if method in ("Timeslices", "RatioTimeslices"):
         text = obj.get("timeSliceWindow")
@@ -350,6 +352,28 @@ def check_tiers(check: Checker, slo: SloDefinition) -> None:
                 f"can never fire: factor {tier.factor:g} x budget {budget:g} >= 1 for "
                 f"spec.objectives[{i}]; disable it (metadata.annotations "
                 f"{ANNOTATION}disable-tiers) or raise the objective",
+            )
+
+
+def check_objectives(check: Checker, slo: SloDefinition) -> None:
+    """A threshold SLI needs an `op` and `value` per objective; a time slice is positive and
+    shorter than the period."""
+    for i, objective in enumerate(slo.objectives):
+        field = f"spec.objectives[{i}]"
+        if isinstance(slo.indicator, ThresholdIndicator):
+            check.require(
+                objective.op is not None,
+                f"{field}.op",
+                f"a thresholdMetric needs op ({', '.join(OPS)}) and value",
+            )
+        length = objective.time_slice
+        if length is not None:
+            ok = timedelta(0) < length < slo.window.duration
+            check.require(
+                ok,
+                f"{field}.timeSliceWindow",
+                f"{format_duration(length)} must be positive and shorter than the "
+                f"{format_duration(slo.window.duration)} period",
             )
 
 

@@ -4,24 +4,33 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable
 
 from slopipe.slo.model import MetricSource, RatioIndicator, format_le
 
 WINDOW = "{{.window}}"
 
 
-def selector(source: MetricSource) -> str:
-    """The series selector of a lake source (lake names are selectors already)."""
+def selector(source: MetricSource, spelled: Iterable[str] = ()) -> str:
+    """The series selector of a lake source (lake names are selectors already). A bucket
+    bound matches every client spelling, and those in `spelled` (found in the lake)."""
     if source.le is None:
         return str(source.series)
-    # Exporters write bucket bounds differently (Go "1", Python "1.0"): match both.
-    python = {repr(source.le)} if source.le != math.inf else set()
-    forms = sorted({format_le(source.le)} | python)
+    forms = sorted(le_spellings(source.le) | set(spelled))
     if len(forms) == 1:
         le = f'le="{forms[0]}"'
     else:
         le = 'le=~"' + "|".join(re.sub(r"([.+])", r"\\\\\1", f) for f in forms) + '"'
     return f"{source.series}{{{','.join(m for m in (source.matchers, le) if m)}}}"
+
+
+def le_spellings(le: float) -> set[str]:
+    """How clients write a bucket bound: Go `1`, `1e+06`; Python `1.0`, and `1e+06` from a
+    million on (its `floatToGoString`); Prometheus 3 rewrites scraped bounds the Python way."""
+    go = format_le(le)
+    if math.isinf(le) or "e" in go:
+        return {go}
+    return {go, repr(float(le))}
 
 
 def rate(source: MetricSource, window: str) -> str:

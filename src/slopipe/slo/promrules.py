@@ -16,50 +16,120 @@ Sloth's period ratio is `sum_over_time(ratio_rate5m[30d]) / count_over_time(...)
 of 5-minute ratios: a quiet night's 5 minutes weigh as much as a peak hour's. Here the
 errors and the requests are summed separately and divided once.
 
-Only rolling Occurrences SLOs on ratio SLIs have an equivalent in rules; others are left out
-with a warning (Timeslices need per-slice state that recording rules do not keep).
+Threshold SLIs (a gauge such as `up`, or a utilisation against a bound) count bad seconds.
+Their group is evaluated every `THRESHOLD_INTERVAL`, and per objective
+
+    slopipe:slo_error:bool                   1 where the gauge breaks the objective, else 0
+                                             (max over the selected series)
+    slopipe:slo_error_ratio:rate<w>          avg_over_time(error:bool[w]): bad time share
+    slopipe:slo_error_ratio:period           avg_over_time(error:bool[period])
+
+Each recording stands for one interval of the gauge's latest sample (Prometheus looks back
+5 minutes, as slopipe holds a sample at most 5 minutes), so the average weighs time, not
+samples.
+
+Only rolling Occurrences SLOs have an equivalent in rules. Others are refused, naming the
+SLO and the field (`refusal`): a rule that silently counts something else would be worse
+than none.
 """
 
 from __future__ import annotations
 
-import logging
+from collections.abc import Mapping
+from dataclasses import replace
 from datetime import timedelta
 
 import yaml
 
+from slopipe.errors import SloValidationError
 from slopipe.slo import promql
 from slopipe.slo.catalogue import resolve_tiers
 from slopipe.slo.durations import format_duration
 from slopipe.slo.evaluate import BURN_WINDOWS
-from slopipe.slo.model import RatioIndicator, SloDefinition
-
-log = logging.getLogger(__name__)
+from slopipe.slo.model import (
+    MetricSource,
+    Objective,
+    RatioIndicator,
+    SloDefinition,
+    ThresholdIndicator,
+)
 
 PREFIX = "slopipe:slo_"
 PERIOD_STEP = "5m"
 ALERT = "SLOErrorBudgetBurn"
+#: Spellings of a histogram bucket source's bound found in the lake.
+Spellings = Mapping[MetricSource, set[str]]
+#: Evaluation interval of threshold SLOs' groups: each recording weighs this long.
+THRESHOLD_INTERVAL = timedelta(minutes=1)
+#: Prometheus' default lookback: how long a gauge sample holds in a rule's evaluation.
+LOOKBACK = timedelta(minutes=5)
+_NEGATED = {"lt": ">=", "lte": ">", "gt": "<=", "gte": "<"}
+_HINT = "; export it with --format openslo, or name the other SLOs to export them alone"
 
 
-def exportable(slo: SloDefinition) -> str | None:
-    """Why an SLO has no rules equivalent, or None when it has one."""
-    if not isinstance(slo.indicator, RatioIndicator):
-        return "threshold SLIs have no rules equivalent"
-    if slo.budgeting_method != "Occurrences":
-        return f"{slo.budgeting_method} has no rules equivalent"
+def refusal(slo: SloDefinition) -> SloValidationError | None:
+    """Why an SLO has no rules equivalent (naming the field), or None when it has one."""
     if not slo.window.rolling:
-        return "calendar windows have no rules equivalent"
+        return SloValidationError(
+            slo.name,
+            "spec.timeWindow[0].isRolling",
+            "a calendar window has no Prometheus rules equivalent (PromQL ranges are "
+            "rolling: a rule cannot start its range at the 1st of the month)" + _HINT,
+        )
+    if slo.budgeting_method != "Occurrences":
+        return SloValidationError(
+            slo.name,
+            "spec.budgetingMethod",
+            f"{slo.budgeting_method} has no Prometheus rules equivalent (slopipe cuts "
+            "slices from the window's start; rules evaluated on their own schedule cannot "
+            "keep one verdict per slice)" + _HINT,
+        )
+    if isinstance(slo.indicator, ThresholdIndicator):
+        return _threshold_refusal(slo, slo.indicator)
+    if not slo.indicator.counter:
+        return SloValidationError(
+            slo.name,
+            "spec.indicator.spec.ratioMetric.counter",
+            "false: the rules take rate() of counters; for series that are not counters "
+            "that would count something else" + _HINT,
+        )
     return None
 
 
-def rule_groups(slos: list[SloDefinition]) -> dict:
-    """The rules file (as data) for every exportable SLO, one group per SLO."""
+def _threshold_refusal(slo: SloDefinition, indicator: ThresholdIndicator):
+    field = "spec.indicator.spec.thresholdMetric.metricSource"
+    if indicator.source.le is not None:
+        problem = "a histogram bucket is a counter, not a gauge to compare" + _HINT
+        return SloValidationError(slo.name, f"{field}.spec.le", problem)
+    if indicator.source.type == "prometheus" and promql.WINDOW in str(indicator.source.query):
+        problem = f"a query over {promql.WINDOW} is a rate, not a gauge to compare" + _HINT
+        return SloValidationError(slo.name, f"{field}.spec.query", problem)
+    if indicator.max_sample_gap != LOOKBACK:
+        held = format_duration(indicator.max_sample_gap)
+        problem = f"samples held {held} differ from Prometheus' 5m lookback" + _HINT
+        return SloValidationError(slo.name, field, problem)
+    return None
+
+
+def rule_groups(slos: list[SloDefinition], spelled: Spellings | None = None) -> dict:
+    """The rules file (as data), one group per SLO; refuses SLOs without an equivalent.
+
+    `spelled` gives, per histogram bucket source, the spellings of its bound in the lake
+    (`0.30`), so the rules select what slopipe reads even where no client writes it so.
+    """
+    spelled = spelled or {}
+    ordered = [_spelled(s, spelled) for s in sorted(slos, key=lambda s: s.name)]
+    refused = [e for e in map(refusal, ordered) if e is not None]
+    if refused:
+        first, others = refused[0], ", ".join(e.slo for e in refused[1:])
+        also = f" (also refused: {others})" if others else ""
+        raise SloValidationError(first.slo, first.field, first.problem + also)
     groups = []
-    for slo in sorted(slos, key=lambda s: s.name):
-        reason = exportable(slo)
-        if reason:
-            log.warning("slo %s: left out of the Prometheus rules: %s", slo.name, reason)
-            continue
-        groups.append({"name": f"slopipe-{slo.name}", "rules": _rules(slo)})
+    for slo in ordered:
+        group = {"name": f"slopipe-{slo.name}"}
+        if isinstance(slo.indicator, ThresholdIndicator):
+            group["interval"] = format_duration(THRESHOLD_INTERVAL)
+        groups.append({**group, "rules": _rules(slo)})
     return {"groups": groups}
 
 
@@ -75,8 +145,23 @@ def _text(dumper: yaml.SafeDumper, text: str) -> yaml.Node:
 _Dumper.add_representer(str, _text)
 
 
-def to_yaml(slos: list[SloDefinition]) -> str:
-    return yaml.dump(rule_groups(slos), Dumper=_Dumper, sort_keys=False, width=1000)
+def to_yaml(slos: list[SloDefinition], spelled: Spellings | None = None) -> str:
+    return yaml.dump(rule_groups(slos, spelled), Dumper=_Dumper, sort_keys=False, width=1000)
+
+
+def _spelled(slo: SloDefinition, spelled: Spellings) -> SloDefinition:
+    """The SLO with its bucket sources as selectors that match the lake's spellings."""
+    indicator = slo.indicator
+    if not isinstance(indicator, RatioIndicator) or not spelled:
+        return slo
+
+    def one(source: MetricSource | None) -> MetricSource | None:
+        if source is None or source.le is None or not spelled.get(source):
+            return source
+        return MetricSource("prometheus", query=promql.selector(source, spelled[source]))
+
+    parts = {"good": one(indicator.good), "bad": one(indicator.bad), "total": one(indicator.total)}
+    return replace(slo, indicator=replace(indicator, **parts))
 
 
 def _rules(slo: SloDefinition) -> list[dict]:
@@ -89,8 +174,11 @@ def _rules(slo: SloDefinition) -> list[dict]:
     )
     for index, objective in enumerate(slo.objectives):
         labels = _labels(slo, index)
-        rules += [_ratio_rule(slo, w, labels) for w in windows]
-        rules += _period_rules(slo, objective.objective_ratio, labels)
+        if isinstance(slo.indicator, ThresholdIndicator):
+            rules += _threshold_rules(slo, objective, windows, labels)
+        else:
+            rules += [_ratio_rule(slo, w, labels) for w in windows]
+            rules += _period_rules(slo, objective.objective_ratio, labels)
         rules += [_alert(slo, tier, objective.objective_ratio, labels) for tier in tiers]
     return rules
 
@@ -141,6 +229,43 @@ def _period_rules(slo: SloDefinition, objective_ratio: float, labels: dict) -> l
     ]
 
 
+def _threshold_rules(slo: SloDefinition, objective: Objective, windows, labels) -> list[dict]:
+    """Bad-time shares of a gauge: a 0/1 recording per interval, averaged over each window."""
+    error, match = f"{PREFIX}error:bool", _match(labels)
+    source = slo.indicator.source
+    gauge = promql.selector(source) if source.type == "lake" else f"({source.query})"
+    # One series, as slopipe reads one lake series; were there several, bad if any is.
+    compare = f"max({gauge} {_NEGATED[objective.op]} bool {_number(objective.threshold)})"
+    shares = [
+        {
+            "record": f"{PREFIX}error_ratio:rate{format_duration(w)}",
+            "expr": f"avg_over_time({error}{match}[{format_duration(w)}])",
+            "labels": dict(labels),
+        }
+        for w in windows
+    ]
+    period = format_duration(slo.window.duration)
+    ratio = f"{PREFIX}error_ratio:period"
+    return [
+        {"record": error, "expr": compare, "labels": dict(labels)},
+        *shares,
+        {"record": ratio, "expr": f"avg_over_time({error}{match}[{period}])", "labels": labels},
+        {
+            "record": f"{PREFIX}error_budget_remaining:ratio",
+            "expr": f"1 - {ratio}{match} / {_number(1 - objective.objective_ratio)}",
+            "labels": dict(labels),
+        },
+    ]
+
+
+def _long_window_events(slo: SloDefinition, window: str, labels: dict) -> str:
+    """Events in the long window: requests, or observed seconds of a gauge."""
+    if isinstance(slo.indicator, RatioIndicator):
+        return promql.total_increase(slo.indicator, window)
+    seconds = int(THRESHOLD_INTERVAL.total_seconds())
+    return f"(count_over_time({PREFIX}error:bool{_match(labels)}[{window}]) * {seconds})"
+
+
 def _alert(slo: SloDefinition, tier, objective_ratio: float, labels: dict) -> dict:
     threshold = _number(tier.factor * (1 - objective_ratio))
     match = _match(labels)
@@ -150,8 +275,8 @@ def _alert(slo: SloDefinition, tier, objective_ratio: float, labels: dict) -> di
         f"and\n{PREFIX}error_ratio:rate{short}{match} > {threshold}"
     )
     if slo.min_events > 0:
-        increase = promql.total_increase(slo.indicator, long)
-        expr += f"\nand on()\n{increase} >= {_number(slo.min_events)}"
+        events = _long_window_events(slo, long, labels)
+        expr += f"\nand on()\n{events} >= {_number(slo.min_events)}"
     return {
         "alert": ALERT,
         "expr": expr,
