@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pandas as pd
@@ -13,6 +14,7 @@ from slopipe.alert import outbox
 from slopipe.alert.rules import Alert
 from slopipe.errors import SloConflictError, SloError, SloValidationError
 from slopipe.pipeline import demo_slo_file
+from slopipe.slo.catalogue import resolve_tiers
 from slopipe.slo.store import SloStore
 from slopipe.ui import auth, data, editing, replay
 
@@ -139,13 +141,24 @@ def _proposal(**changes) -> editing.Proposal:
     return editing.Proposal(**{**start.__dict__, **changes})
 
 
-def test_a_document_without_tiers_gets_the_sre_workbook_tiers():
-    assert editing.tiers_of(LATENCY) == editing.DEFAULT_TIERS
-    assert [t.burn_rate for t in editing.DEFAULT_TIERS] == [14.4, 6.0, 1.0]
+def _rules(tiers) -> list[tuple]:
+    return [
+        (t.name, t.severity, t.burn_rate, t.long_window, t.short_window, t.enabled) for t in tiers
+    ]
+
+
+def test_a_document_without_tiers_gets_its_periods_catalogue():
+    # windows/7d.yaml: 8 %, 20 %, 40 %, 50 % of a 168 h budget in 1 h, 6 h, 24 h, 72 h
+    assert _rules(editing.tiers_of(LATENCY)) == [
+        ("page-fast", "page", pytest.approx(13.44), "1h", "5m", True),
+        ("page-slow", "page", pytest.approx(5.6), "6h", "30m", True),
+        ("ticket-fast", "ticket", pytest.approx(2.8), "1d", "2h", True),
+        ("ticket-slow", "ticket", pytest.approx(0.5 * 168 / 72), "3d", "6h", True),
+    ]
 
 
 def test_a_proposal_changes_objective_window_method_and_tiers_and_round_trips():
-    tiers = (editing.AlertTier("page", 10.0, "1h", "5m"),)
+    tiers = (editing.AlertTier("fast", "page", 10.0, "1h", "5m"),)
     edited = editing.apply_proposal(
         LATENCY, _proposal(objective_ratios=(0.985,), window="3d", tiers=tiers)
     )
@@ -153,7 +166,40 @@ def test_a_proposal_changes_objective_window_method_and_tiers_and_round_trips():
     assert definition.objectives[0].objective_ratio == 0.985
     assert definition.window.duration == timedelta(days=3)
     assert editing.tiers_of(edited) == tiers
+    assert [p["metadata"]["name"] for p in edited["spec"]["alertPolicies"]] == ["fast"]
     assert LATENCY["spec"]["timeWindow"][0]["duration"] == "7d"  # the original is untouched
+
+
+def test_switching_a_tier_off_keeps_the_catalogue_and_the_engine_drops_that_tier():
+    tiers = tuple(replace(t, enabled=t.name != "ticket-slow") for t in editing.tiers_of(LATENCY))
+    edited = editing.apply_proposal(LATENCY, _proposal(tiers=tiers))
+    definition = editing.validate(edited)
+    assert "alertPolicies" not in edited["spec"]
+    assert edited["metadata"]["annotations"]["slopipe.io/disable-tiers"] == "ticket-slow"
+    active = resolve_tiers(definition.alerting, definition.window.duration)
+    assert [t.name for t in active] == ["page-fast", "page-slow", "ticket-fast"]
+    assert editing.tiers_of(edited) == tiers
+    back_on = editing.apply_proposal(edited, _proposal(tiers=editing.tiers_of(LATENCY)))
+    assert "slopipe.io/disable-tiers" not in back_on["metadata"].get("annotations", {})
+
+
+def test_a_new_window_with_untouched_tiers_follows_the_new_periods_catalogue():
+    edited = editing.apply_proposal(LATENCY, _proposal(window="28d"))
+    editing.validate(edited)
+    # windows/28d.yaml: 2 %, 5 %, 10 %, 10 % of a 672 h budget in 1 h, 6 h, 24 h, 72 h
+    assert [t.burn_rate for t in editing.tiers_of(edited)] == pytest.approx(
+        [13.44, 5.6, 2.8, 0.1 * 672 / 72]
+    )
+
+
+def test_a_changed_catalogue_tier_is_written_into_the_document():
+    first, *rest = editing.tiers_of(LATENCY)
+    tiers = (replace(first, burn_rate=20.0), *rest)
+    edited = editing.apply_proposal(LATENCY, _proposal(tiers=tiers))
+    editing.validate(edited)
+    assert len(edited["spec"]["alertPolicies"]) == 4
+    assert editing.tiers_of(edited)[0].burn_rate == 20.0
+    assert editing.tiers_of(edited)[1:] == tuple(rest)
 
 
 @pytest.mark.parametrize(
@@ -164,19 +210,19 @@ def test_a_proposal_changes_objective_window_method_and_tiers_and_round_trips():
         ({"budgeting_method": "Sometimes"}, "spec.budgetingMethod"),
         ({"time_slice_window": "five"}, "spec.objectives[0].timeSliceWindow"),
         (
-            {"tiers": (editing.AlertTier("page", 14.4, "5m", "1h"),)},
+            {"tiers": (editing.AlertTier("t", "page", 14.4, "5m", "1h"),)},
             "spec.alertPolicies[0].spec.conditions[0].spec.condition.alertAfter",
         ),
         (
-            {"tiers": (editing.AlertTier("page", 0.0, "1h", "5m"),)},
+            {"tiers": (editing.AlertTier("t", "page", 0.0, "1h", "5m"),)},
             "spec.alertPolicies[0].spec.conditions[0].spec.condition.threshold",
         ),
         (
-            {"tiers": (editing.AlertTier("page", 1.0, "1h", "5m"),), "window": "1h"},
-            "alerting.tiers[checkout-latency-page-1-burn-rate].long_window",
+            {"tiers": (editing.AlertTier("t", "page", 1.0, "1h", "5m"),), "window": "1h"},
+            "alerting.tiers[t].long_window",
         ),
         (
-            {"tiers": (editing.AlertTier("sms", 1.0, "1h", "5m"),)},
+            {"tiers": (editing.AlertTier("t", "sms", 1.0, "1h", "5m"),)},
             "spec.alertPolicies[0].spec.conditions[0].spec.severity",
         ),
     ],
@@ -221,7 +267,7 @@ def test_a_tier_fires_only_while_both_its_windows_burn_at_its_threshold():
             "burn_5m": [0.0, 20.0, 1.0, 15.0, 15.0, 0.0],
         }
     )
-    tier = editing.AlertTier("page", 14.4, "1h", "5m")
+    tier = editing.AlertTier("t", "page", 14.4, "1h", "5m")
     fired = replay.fired_alerts(replayed, (tier,))
     assert list(fired["starts_at"]) == [stamps[1], stamps[3]]
     assert list(fired["ends_at"]) == [stamps[2], stamps[5]]  # one step after the last point

@@ -6,52 +6,74 @@ OpenSLO document and validates the result with the SLO engine's own parser, so i
 PromQL: queries are not editable, and the store binds every value as a parameter.
 
 Alert tiers are multi-window burn-rate alerts (SRE Workbook, ch. 5): a tier fires when the
-burn rate over both its long and its short window reaches its threshold. They are kept in
-the document as inline OpenSLO alert policies with `burnrate` conditions; `lookbackWindow`
-is the long window and `alertAfter` the short one, as the SLO engine reads them.
+burn rate over both its long and its short window reaches its threshold. The UI shows the
+tiers the SLO engine would use (`slo.catalogue.resolve_tiers`): the catalogue of the SLO's
+period unless the document lists its own. Saving keeps following the catalogue while the
+editor only switches tiers off or on (the `slopipe.io/disable-tiers` annotation); changed or
+added tiers are written as inline OpenSLO alert policies with `burnrate` conditions, named
+after the tier, `lookbackWindow` the long window and `alertAfter` the short one.
 """
 
 from __future__ import annotations
 
 import copy
 import difflib
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 
 import yaml
 
 from slopipe.errors import SloValidationError
 from slopipe.slo import openslo
-from slopipe.slo.durations import format_duration
+from slopipe.slo.catalogue import catalogue_tiers, catalogues
+from slopipe.slo.durations import format_duration, parse_duration
 from slopipe.slo.evaluate import BURN_WINDOWS as _BURN_WINDOWS
 from slopipe.slo.model import SloDefinition
 
-# TODO: read and write tiers through the SLO engine's burn-rate tier catalogue once it is
-# merged (issue 4); until then the UI owns this inline format.
 SEVERITIES = ("page", "ticket")
 METHODS = openslo.METHODS
+DISABLE_TIERS = openslo.ANNOTATION + "disable-tiers"
 
-#: The burn-rate windows a tier may use, by their OpenSLO duration ("5m", "1h", ...).
-BURN_WINDOWS = {format_duration(w): w for w in _BURN_WINDOWS}
+#: The windows a tier may use, by their OpenSLO duration ("5m", "2h", ...): the engine's
+#: reported burn windows and every window of the catalogues.
+BURN_WINDOWS = {
+    format_duration(w): w
+    for w in sorted(
+        set(_BURN_WINDOWS)
+        | {
+            w
+            for tiers in catalogues().values()
+            for t in tiers
+            for w in (t.long_window, t.short_window)
+        }
+    )
+}
 
 
 @dataclass(frozen=True)
 class AlertTier:
+    name: str
     severity: str
     burn_rate: float
     long_window: str
     short_window: str
+    enabled: bool = True
 
     @property
     def label(self) -> str:
-        return f"{self.severity} {self.burn_rate:g}x over {self.long_window}/{self.short_window}"
+        return (
+            f"{self.name}: {self.severity} {self.burn_rate:g}x over "
+            f"{self.long_window}/{self.short_window}"
+        )
 
-
-#: The SRE Workbook's three tiers: 2 % of the budget in 1 h, 5 % in 6 h, 10 % in 3 d.
-DEFAULT_TIERS = (
-    AlertTier("page", 14.4, "1h", "5m"),
-    AlertTier("page", 6.0, "6h", "30m"),
-    AlertTier("ticket", 1.0, "3d", "6h"),
-)
+    def same_rule(self, other: AlertTier) -> bool:
+        """Equal but for `enabled` (burn rates compared to 1e-9, as derived factors)."""
+        return (self.name, self.severity, self.long_window, self.short_window) == (
+            other.name,
+            other.severity,
+            other.long_window,
+            other.short_window,
+        ) and math.isclose(self.burn_rate, other.burn_rate, rel_tol=1e-9)
 
 
 @dataclass(frozen=True)
@@ -66,23 +88,35 @@ class Proposal:
 
 
 def tiers_of(document: dict) -> tuple[AlertTier, ...]:
-    """The alert tiers stored in a document, or the default tiers when it has none."""
-    policies = (document.get("spec") or {}).get("alertPolicies") or []
-    tiers = []
-    for policy in policies:
-        for condition in _get(policy, "spec", "conditions") or []:
-            spec = _get(condition, "spec") or {}
-            found = spec.get("condition") or {}
-            if found.get("kind") == "burnrate":
-                tiers.append(
-                    AlertTier(
-                        str(spec.get("severity", "page")),
-                        float(found.get("threshold", 0)),
-                        str(found.get("lookbackWindow", "")),
-                        str(found.get("alertAfter", found.get("shortWindow", ""))),
-                    )
-                )
-    return tuple(tiers) or DEFAULT_TIERS
+    """The tiers the SLO engine reads from a document, switched-off ones with `enabled`
+    False: its own alert policies, or else its period's catalogue."""
+    definition = openslo.parse_slo(document)
+    return _as_ui(definition.alerting.tiers, definition)
+
+
+def catalogue_of(window: str) -> tuple[AlertTier, ...]:
+    """The catalogue tiers of an SLO period written as OpenSLO (`"28d"`)."""
+    return tuple(_from_engine(t) for t in catalogue_tiers(parse_duration(window)))
+
+
+def _as_ui(tiers, definition: SloDefinition) -> tuple[AlertTier, ...]:
+    tiers = tiers if tiers is not None else catalogue_tiers(definition.window.duration)
+    disabled = definition.alerting.disabled
+    return tuple(replace(_from_engine(t), enabled=t.name not in disabled) for t in tiers)
+
+
+def _from_engine(tier) -> AlertTier:
+    return AlertTier(
+        tier.name,
+        tier.severity,
+        tier.factor,
+        format_duration(tier.long_window),
+        format_duration(tier.short_window),
+    )
+
+
+def follows_catalogue(document: dict) -> bool:
+    return not (document.get("spec") or {}).get("alertPolicies")
 
 
 def current_proposal(document: dict) -> Proposal:
@@ -114,15 +148,38 @@ def apply_proposal(document: dict, proposal: Proposal) -> dict:
             objective["timeSliceWindow"] = proposal.time_slice_window
     spec["timeWindow"] = [{"duration": proposal.window.strip(), "isRolling": True}]
     spec["budgetingMethod"] = proposal.budgeting_method
-    spec["alertPolicies"] = [_policy(edited, i, t) for i, t in enumerate(proposal.tiers)]
+    _write_tiers(document, edited, proposal.tiers)
     return edited
+
+
+def _write_tiers(document: dict, edited: dict, tiers: tuple[AlertTier, ...]) -> None:
+    """Tiers unchanged from a catalogue document's (but for switching them off) keep
+    following the catalogue, also of a new period; other tiers are written out."""
+    spec = edited["spec"]
+    if follows_catalogue(document) and _same_rules(tiers, tiers_of(document)):
+        spec.pop("alertPolicies", None)
+    else:
+        spec["alertPolicies"] = [_policy(t) for t in tiers]
+    annotations = edited.setdefault("metadata", {}).setdefault("annotations", {})
+    disabled = [t.name for t in tiers if not t.enabled]
+    if disabled:
+        annotations[DISABLE_TIERS] = ",".join(disabled)
+    else:
+        annotations.pop(DISABLE_TIERS, None)
+        if not annotations:
+            edited["metadata"].pop("annotations")
+
+
+def _same_rules(a: tuple[AlertTier, ...], b: tuple[AlertTier, ...]) -> bool:
+    return len(a) == len(b) and all(x.same_rule(y) for x, y in zip(a, b, strict=True))
 
 
 def validate(document: dict) -> SloDefinition:
     """Parse with the SLO engine and check the tiers; raises `SloValidationError`."""
     definition = openslo.parse_slo(document, where="edited SLO")
-    for i, tier in enumerate(tiers_of(document)):
-        _check_tier(definition, tier, f"spec.alertPolicies[{i}].spec.conditions[0].spec")
+    if not follows_catalogue(document):
+        for i, tier in enumerate(_as_ui(definition.alerting.tiers, definition)):
+            _check_tier(definition, tier, f"spec.alertPolicies[{i}].spec.conditions[0].spec")
     return definition
 
 
@@ -146,8 +203,7 @@ def _check_tier(definition: SloDefinition, tier: AlertTier, field: str) -> None:
         fail("condition.alertAfter", "must be shorter than lookbackWindow")
 
 
-def _policy(document: dict, index: int, tier: AlertTier) -> dict:
-    name = f"{_get(document, 'metadata', 'name')}-{tier.severity}-{index + 1}"
+def _policy(tier: AlertTier) -> dict:
     condition = {
         "kind": "burnrate",
         "op": "gte",
@@ -157,12 +213,12 @@ def _policy(document: dict, index: int, tier: AlertTier) -> dict:
     }
     return {
         "kind": "AlertPolicy",
-        "metadata": {"name": name},
+        "metadata": {"name": tier.name},
         "spec": {
             "conditions": [
                 {
                     "kind": "AlertCondition",
-                    "metadata": {"name": f"{name}-burn-rate"},
+                    "metadata": {"name": tier.name},
                     "spec": {"severity": tier.severity, "condition": condition},
                 }
             ]
@@ -184,9 +240,3 @@ def diff(old: dict, new: dict, old_label: str = "before", new_label: str = "afte
         lineterm="",
     )
     return "\n".join(lines)
-
-
-def _get(doc, *keys):
-    for key in keys:
-        doc = doc.get(key) if isinstance(doc, dict) else None
-    return doc

@@ -70,7 +70,7 @@ def fired_alerts(replayed: pd.DataFrame, tiers: tuple[AlertTier, ...]) -> pd.Dat
     starts_at, ends_at, peak_burn_rate."""
     found = []
     step = replayed["window_end"].diff().median() if len(replayed) > 1 else timedelta(0)
-    for tier in tiers:
+    for tier in (t for t in tiers if t.enabled):
         long_col, short_col = f"burn_{tier.long_window}", f"burn_{tier.short_window}"
         if long_col not in replayed or short_col not in replayed:
             continue

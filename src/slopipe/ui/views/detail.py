@@ -72,7 +72,7 @@ def _charts(ctx, stored: StoredSlo, definition, ends) -> None:
         left, right = st.columns(2)
         left.altair_chart(charts.sli_chart(mine, objective.objective_ratio), width="stretch")
         right.altair_chart(charts.budget_chart(mine), width="stretch")
-        tiers = editing.tiers_of(stored.document)
+        tiers = [t for t in editing.tiers_of(stored.document) if t.enabled]
         columns = st.columns(len(tiers))
         for column, tier in zip(columns, tiers, strict=False):
             column.altair_chart(charts.burn_rate_chart(mine, tier), width="stretch")

@@ -101,7 +101,11 @@ def _form(name: str, base) -> editing.Proposal:
 
 
 def _tiers(tiers, key: str) -> tuple[editing.AlertTier, ...]:
-    st.markdown("**Alert tiers** (multi-window burn rate: fires when both windows reach it)")
+    st.markdown(
+        "**Alert tiers** (multi-window burn rate: fires when both windows reach it). "
+        "Switching tiers off keeps the period's catalogue; any other change writes the "
+        "tiers into the SLO."
+    )
     frame = pd.DataFrame([t.__dict__ for t in tiers])
     windows = list(editing.BURN_WINDOWS)
     edited = st.data_editor(
@@ -110,6 +114,7 @@ def _tiers(tiers, key: str) -> tuple[editing.AlertTier, ...]:
         hide_index=True,
         key=f"tiers::{key}",
         column_config={
+            "name": st.column_config.TextColumn("tier", max_chars=40),
             "severity": st.column_config.SelectboxColumn(options=editing.SEVERITIES, required=True),
             "burn_rate": st.column_config.NumberColumn("burn rate", min_value=0.01, required=True),
             "long_window": st.column_config.SelectboxColumn(
@@ -118,14 +123,25 @@ def _tiers(tiers, key: str) -> tuple[editing.AlertTier, ...]:
             "short_window": st.column_config.SelectboxColumn(
                 "short window", options=windows, required=True
             ),
+            "enabled": st.column_config.CheckboxColumn("on", default=True),
         },
     )
     rows = edited.dropna(how="all").to_dict(orient="records")
-    return tuple(
-        editing.AlertTier(
-            str(r["severity"]), float(r["burn_rate"]), str(r["long_window"]), str(r["short_window"])
-        )
-        for r in rows
+    return tuple(_tier(r) for r in rows)
+
+
+def _tier(row: dict) -> editing.AlertTier:
+    severity, long_window = str(row["severity"]), str(row["long_window"])
+    name = row.get("name")
+    return editing.AlertTier(
+        name=str(name).strip()
+        if isinstance(name, str) and name.strip()
+        else f"{severity}-{long_window}",
+        severity=severity,
+        burn_rate=float(row["burn_rate"]),
+        long_window=long_window,
+        short_window=str(row["short_window"]),
+        enabled=row.get("enabled") is not False,
     )
 
 
