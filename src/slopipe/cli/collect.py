@@ -9,12 +9,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from slopipe.config import load_settings
 from slopipe.errors import SlopipeError
 
 if TYPE_CHECKING:
+    from rich.table import Table
+
     from slopipe.collect.raw import CollectResult
 
 
@@ -71,9 +72,8 @@ REASONS = {"stale_marker": "stale markers", "nan": "NaN", "infinite": "infinitie
 
 
 def _table(result: CollectResult) -> Table:
-    table = Table(title="slopipe collect", header_style="bold")
-    table.add_column("what")
-    table.add_column("value", justify="right")
+    from slopipe.cli.common import what_value_table
+
     rows = [
         ("series", result.series),
         ("samples read", result.samples),
@@ -82,9 +82,7 @@ def _table(result: CollectResult) -> Table:
         *((f"  {REASONS[k]}", n) for k, n in result.rejected_by_reason.items()),
         ("requests", result.requests),
     ]
-    for what, value in rows:
-        table.add_row(what, f"{value:,}")
-    return table
+    return what_value_table("slopipe collect", rows)
 
 
 def _utc(moment: datetime | None) -> datetime | None:

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from slopipe.errors import SlopipeError
 
@@ -31,3 +32,13 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object 
 def fail(error: SlopipeError) -> typer.Exit:
     err.print(f"[bold red]error:[/] {error}", markup=True, highlight=False, soft_wrap=True)
     return typer.Exit(error.exit_code)
+
+
+def what_value_table(title: str, rows: list[tuple[str, object]]) -> Table:
+    """A two-column summary table; integers get thousands separators."""
+    table = Table(title=title, header_style="bold")
+    table.add_column("what")
+    table.add_column("value", justify="right")
+    for what, value in rows:
+        table.add_row(what, f"{value:,}" if isinstance(value, int) else str(value))
+    return table

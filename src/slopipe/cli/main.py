@@ -21,7 +21,15 @@ from rich.table import Table
 
 from slopipe.cli import collect, detect, evaluate, feedback, lake, model, monitor, serve, ui
 from slopipe.cli import slo as slo_cli
-from slopipe.cli.common import ConfigOption, HomeOption, JsonOption, err, fail, out
+from slopipe.cli.common import (
+    ConfigOption,
+    HomeOption,
+    JsonOption,
+    err,
+    fail,
+    out,
+    what_value_table,
+)
 from slopipe.config import load_settings
 from slopipe.errors import SlopipeError
 
@@ -152,9 +160,6 @@ class _stage_progress:
 
 
 def _print_summary(summary) -> None:
-    table = Table(title="slopipe run", show_header=True, header_style="bold")
-    table.add_column("what")
-    table.add_column("value", justify="right")
     rows = [
         ("series", summary.series),
         ("samples read", summary.samples),
@@ -177,9 +182,7 @@ def _print_summary(summary) -> None:
         ("alerts raised", summary.alerts),
         ("alerts sent", summary.alerts_sent),
     ]
-    for what, value in rows:
-        table.add_row(what, str(value))
-    out.print(table)
+    out.print(what_value_table("slopipe run", rows))
     out.print(f"promotion: {summary.promotion_reason}", highlight=False)
     _print_slos(summary.slos)
     _print_services(summary.services)
