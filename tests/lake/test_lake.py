@@ -67,8 +67,12 @@ def test_csv_export_reads_back_exactly_and_parquet_keeps_every_column(lake, tmp_
     assert list(back.columns) == ["timestamp", "value"]
     stamps = [int(t.timestamp()) for t in pd.to_datetime(back["timestamp"], utc=True)]
     assert dict(zip(stamps, back["value"].tolist(), strict=True)) == expected(FILES[1])
-    (tmp_path / "art_noisy.csv").write_bytes(out.getvalue())  # slopipe's CSV source reads it
-    again = read_csv_series(tmp_path / "art_noisy.csv")
+    # slopipe's CSV source reads it back; a file's folder is its label `service`, so the
+    # copy lies in a folder of the original's name
+    copy = tmp_path / FILES[1].parent.name / "art_noisy.csv"
+    copy.parent.mkdir()
+    copy.write_bytes(out.getvalue())
+    again = read_csv_series(copy)
     pd.testing.assert_frame_equal(again, lake.read("art_noisy"))
 
     done = invoke(
