@@ -6,6 +6,7 @@ leaves the store consistent and the next cycle continues from there.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -195,4 +196,5 @@ class Monitor:
             labels = {"slo": status.name, "objective": status.objective_name}
             m.budget_remaining.labels(**labels).set(status.error_budget_remaining)
             for window, rate in status.burn_rates.items():
-                m.burn_rate.labels(window=window, **labels).set(rate)
+                # None: nothing observed in that window yet; NaN says "unknown"
+                m.burn_rate.labels(window=window, **labels).set(math.nan if rate is None else rate)
