@@ -145,22 +145,27 @@ MONTH = {"duration": "1M", "isRolling": False, "calendar": {"timeZone": "Europe/
 GAUGE = {"type": "prometheus", "spec": {"query": "sum(rate(x[{{.window}}]))"}}
 BUCKET = {"type": "lake", "spec": {"histogram": "latency_seconds", "le": "0.3"}}
 SLICE = {"timeSliceWindow": "5m"}
+GAUGE_SERIES = {"thresholdMetric": {"metricSource": {"type": "lake", "spec": {"series": "x"}}}}
 REFUSED = [
     (
-        "a calendar month",
-        _doc("month", RATIO, MONTH, "Occurrences", {}),
-        "slo month: spec.timeWindow[0].isRolling: a calendar window has no Prometheus rules "
-        "equivalent",
+        "Timeslices of a threshold SLI",
+        _doc(
+            "gauge-slices", GAUGE_SERIES, ROLLING, "Timeslices", {**SLICE, "op": "lt", "value": 1}
+        ),
+        "slo gauge-slices: spec.budgetingMethod: Timeslices of a threshold SLI has no "
+        "Prometheus rules equivalent",
     ),
     (
-        "Timeslices",
-        _doc("slices", RATIO, ROLLING, "Timeslices", SLICE),
-        "slo slices: spec.budgetingMethod: Timeslices has no Prometheus rules equivalent",
+        "slices that do not divide the period",
+        _doc("odd-slices", RATIO, ROLLING, "RatioTimeslices", {"timeSliceWindow": "11m"}),
+        "slo odd-slices: spec.objectives[0].timeSliceWindow: 11m slices do not divide the 7d "
+        "period",
     ),
     (
-        "RatioTimeslices",
-        _doc("ratio-slices", RATIO, ROLLING, "RatioTimeslices", SLICE),
-        "slo ratio-slices: spec.budgetingMethod: RatioTimeslices has no Prometheus rules",
+        "calendar slices that do not divide 15 minutes",
+        _doc("month-slices", RATIO, MONTH, "Timeslices", {"timeSliceWindow": "10m"}),
+        "slo month-slices: spec.objectives[0].timeSliceWindow: 10m slices of a calendar "
+        "period start at local midnight",
     ),
     (
         "a ratio of gauges",
@@ -333,7 +338,7 @@ def test_every_refused_slo_is_named_in_the_one_line():
     # Sorted by name: "bucket" comes first, the others follow in the same line.
     assert raised.value.slo == "bucket"
     assert str(raised.value).endswith(
-        "(also refused: gauges, month, rate, ratio-slices, slices)"
+        "(also refused: gauge-slices, gauges, month-slices, odd-slices, rate)"
     ), str(raised.value)
 
 

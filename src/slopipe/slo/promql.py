@@ -67,3 +67,8 @@ def _seconds(window: str) -> int:
     from slopipe.slo.durations import parse_duration
 
     return int(parse_duration(window).total_seconds())
+
+
+def number(value: float) -> str:
+    """A number as the rules write it: 12 significant digits (0.001, 14.4, 0.000500000001)."""
+    return f"{round(value, 12):.12g}"

@@ -1,0 +1,87 @@
+"""PromQL for Timeslices and RatioTimeslices SLOs: slices as the steps of a subquery.
+
+A subquery `expr[R:S]` evaluates `expr` at the instants that are multiples of S since the
+epoch. With `expr` the ratio of one slice (`rate(...[S])`, Prometheus 2.x's range closed at
+both ends, so the counters' increase from one boundary to the next), each step is one
+epoch-aligned slice, (k·S − S, k·S]. slopipe cuts its slices from the window's start, so
+at an instant that is a multiple of S, with a period that is one too, the two cut the same
+slices. Per slice a value in [0, 1]:
+
+    Timeslices        1 when the slice's error ratio exceeds 1 − timeSliceTarget, else 0
+    RatioTimeslices   the slice's error ratio
+
+A slice without traffic (0/0, NaN in PromQL) counts 0, as in slopipe, and a slice without
+data has no step at all; both still carry their share of the budget, so a window of w sums
+its steps and divides by its ceil(w/S) slices, whatever their data. The range is w less one
+millisecond: (t − w, t] holds ceil(w/S) steps in Prometheus 2 (closed range) and 3 alike.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+
+from slopipe.slo import promql
+from slopipe.slo.durations import format_duration
+from slopipe.slo.model import Objective, RatioIndicator, SloDefinition
+
+#: slopipe's tolerance on a slice's share against its target (`events._slices`).
+TOLERANCE = 1e-12
+_UNITS = (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000), ("ms", 1))
+
+
+def slice_target(objective: Objective) -> float:
+    """The good share a slice needs: `timeSliceTarget`, else the objective (ratio SLIs)."""
+    return objective.time_slice_target or objective.objective_ratio
+
+
+def slice_value(slo: SloDefinition, objective: Objective) -> str:
+    """PromQL of one slice's bad share (0/1 for Timeslices), present where data is."""
+    indicator: RatioIndicator = slo.indicator
+    slice_range = format_duration(objective.time_slice)
+    ratio = promql.error_ratio(indicator, slice_range)
+    if slo.budgeting_method == "Timeslices":
+        # share < target − tol, written on the error ratio: bad > 1 − target + tol.
+        above = promql.number(1 - slice_target(objective) + TOLERANCE)
+        return f"{ratio}\n> bool {above}"
+    # NaN (no traffic) fails `>= 0` and falls back to the total's rate times 0. Division
+    # binds before comparison, comparison before `or`: no parentheses needed.
+    total = promql.rate(indicator.total, slice_range)
+    return f"{ratio}\n>= 0\nor\n{total} * 0"
+
+
+def traffic(slo: SloDefinition, objective: Objective) -> str:
+    """PromQL that is 1 for a slice with traffic, 0 without (slopipe's slice events)."""
+    slice_range = format_duration(objective.time_slice)
+    return f"{promql.rate(slo.indicator.total, slice_range)} > bool 0"
+
+
+def share(expr: str, window: timedelta, time_slice: timedelta) -> str:
+    """The sum of `expr` over the slices of `window` ending now, per slice of the window."""
+    return f"{total(expr, window, time_slice)}\n/ {slices(window, time_slice)}"
+
+
+def total(expr: str, window: timedelta, time_slice: timedelta) -> str:
+    """The sum of `expr` over the epoch-aligned slices of `window` ending now."""
+    steps = f"{open_range(window)}:{format_duration(time_slice)}"
+    return f"sum_over_time((\n{expr}\n)[{steps}])"
+
+
+def slices(window: timedelta, time_slice: timedelta) -> int:
+    """Slices whose end lies in a window (t − w, t] ending on a boundary."""
+    return math.ceil(window / time_slice)
+
+
+def open_range(window: timedelta) -> str:
+    """`window` less 1ms as a PromQL duration: 1h gives `59m59s999ms`."""
+    left = _milliseconds(window) - 1
+    parts = []
+    for unit, size in _UNITS:
+        if left >= size:
+            parts.append(f"{left // size}{unit}")
+            left %= size
+    return "".join(parts)
+
+
+def _milliseconds(duration: timedelta) -> int:
+    return duration // timedelta(milliseconds=1)
