@@ -1,0 +1,171 @@
+"""Rules for Timeslices, RatioTimeslices and calendar SLOs: golden file, `promtool check
+rules`, each tier firing and resolving under `promtool test rules`, and slopipe's own
+evaluation firing the same tiers on the same outage."""
+
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from slopipe.slo import documents
+from slopipe.slo.evaluate import evaluate
+from slopipe.slo.promrules import to_yaml
+from tests.slo.test_prometheus_rules import _braces, promtool
+
+HERE = Path(__file__).parent
+GOLDEN = HERE / "golden" / "rules-slices.yaml"
+needs_promtool = pytest.mark.skipif(
+    shutil.which("promtool") is None, reason="promtool missing (make system-deps)"
+)
+# 100 requests a minute; in the minutes 601-720 of 1320, 50 of them fail (minute 0 is the
+# Unix epoch, a multiple of every slice). The 5-minute slices ending 605m to 720m are the
+# 24 bad ones (error ratio 0.5, above 1 - 0.999 and 1 - 0.95). The rolling SLOs are 7-day
+# ones (99.9%: thresholds 0.01344 (1h/5m), 0.0056 (6h/30m), 0.0028 (1d/2h), 0.0011667
+# (3d/6h)), the calendar months take the 30-day catalogue (0.0144, 0.006, 0.003, 0.001).
+# A window's share divides by all its slices (3d: 864), data or not.
+#   630m  slices 605-630m bad: 5m 1/1, 30m 6/6, 1h 6/12, 2h 6/24, 6h 6/72, 1d 6/288,
+#         3d 6/864: every tier fires (RatioTimeslices: half of each, still above).
+#   740m  the 5m slice is clean: page-fast resolves.
+#   800m  30m (775-800m) clean: page-slow resolves; 2h holds 685-720m.
+#   900m  2h (785-900m) clean: ticket-fast resolves; 6h holds all 24.
+#   1100m 6h (745-1100m) clean: all resolved.
+# The calendar month (Occurrences) sees the same tiers on its rolling burn-rate windows.
+# (A 30-day period of 5-minute slices is a subquery of 8640 steps: more samples than
+# promtool's unit tests let one query load, hence 7 days here; a server allows 50 million.)
+ALL = ["page-fast", "page-slow", "ticket-fast", "ticket-slow"]
+FIRING = {
+    "590m": [],
+    "630m": ALL,
+    "740m": ALL[1:],
+    "800m": ALL[2:],
+    "900m": ALL[3:],
+    "1100m": [],
+}
+INPUT = [
+    ("http_requests_total", "0+100x1320"),
+    ("http_errors_total", "0+0x600 50+50x119 6000+0x600"),
+    ("http_good_total", "0+100x600 60050+50x119 66000+100x600"),
+]
+# The 1h window at 630m: 6 of 12 slices bad; their mean ratio 6 x 0.5 / 12; requests
+# 1500 bad of 6000.
+RATIO_1H = {
+    "checkout-slices": 0.5,
+    "checkout-ratio-slices": 0.25,
+    "checkout-monthly": 0.25,
+    "checkout-monthly-slices": 0.5,
+}
+
+
+def _slos():
+    return [d for d, _ in documents.load_file(HERE / "data" / "rules-slices.openslo.yaml")]
+
+
+def test_generated_rules_match_the_golden_file():
+    text = to_yaml(_slos())
+    if os.environ.get("SLOPIPE_UPDATE_GOLDEN"):
+        GOLDEN.write_text(text)
+    assert text == GOLDEN.read_text()
+
+
+@needs_promtool
+def test_golden_rules_pass_promtool_check():
+    result = promtool("check", "rules", str(GOLDEN))
+    assert result.returncode == 0, result.stdout + result.stderr
+    # Rolling slices: 7 window shares + period + budget + 4 alerts, twice; calendar: the 7
+    # shares and 4 alerts, without period and budget, twice => 13 + 13 + 11 + 11.
+    assert "SUCCESS: 48 rules found" in result.stdout
+
+
+def test_a_calendar_group_says_in_a_comment_what_it_leaves_out():
+    text = GOLDEN.read_text()
+    assert (
+        "# slopipe-checkout-monthly: calendar month (UTC): burn rates and alerts exported, "
+        "but no period ratio or budget remaining" in text
+    )
+    groups = {g["name"]: g["rules"] for g in yaml.safe_load(text)["groups"]}
+    for name, rules in groups.items():
+        records = {r.get("record") for r in rules}
+        has_budget = "slopipe:slo_error_budget_remaining:ratio" in records
+        assert has_budget == ("monthly" not in name), name
+
+
+def test_a_slice_rule_sums_epoch_aligned_slices_over_the_window_less_a_millisecond():
+    rules = yaml.safe_load(GOLDEN.read_text())["groups"][0]["rules"]
+    assert rules[0]["labels"]["slo"] == "checkout-monthly"
+    slices = yaml.safe_load(GOLDEN.read_text())["groups"][3]["rules"]
+    [hour] = [r["expr"] for r in slices if r.get("record") == "slopipe:slo_error_ratio:rate1h"]
+    assert hour.endswith("> bool 0.001000000001\n)[59m59s999ms:5m])\n/ 12")
+    [period] = [r["expr"] for r in slices if r.get("record") == "slopipe:slo_error_ratio:period"]
+    assert period.endswith(")[6d23h59m59s999ms:5m])\n/ 2016")
+
+
+@needs_promtool
+@pytest.mark.parametrize("name", sorted(RATIO_1H))
+def test_each_tier_fires_and_resolves_on_a_synthetic_outage(name, tmp_path):
+    [slo] = [s for s in _slos() if s.name == name]
+    (tmp_path / "rules.yaml").write_text(to_yaml([slo]))
+    rules = yaml.safe_load((tmp_path / "rules.yaml").read_text())["groups"][0]["rules"]
+    alerts = {r["labels"]["tier"]: r for r in rules if "alert" in r}
+    assert sorted(alerts) == ALL
+    labels = {"slo": name, "objective": "0", "service": "checkout"}
+    alert_tests = [
+        {
+            "eval_time": at,
+            "alertname": "SLOErrorBudgetBurn",
+            "exp_alerts": [
+                {"exp_labels": alerts[t]["labels"], "exp_annotations": alerts[t]["annotations"]}
+                for t in tiers
+            ],
+        }
+        for at, tiers in FIRING.items()
+    ]
+    ratio = "slopipe:slo_error_ratio:rate1h"
+    expr_test = {
+        "expr": ratio,
+        "eval_time": "630m",
+        "exp_samples": [{"labels": ratio + _braces(labels), "value": RATIO_1H[name]}],
+    }
+    suite = {
+        "rule_files": ["rules.yaml"],
+        "evaluation_interval": "1m",
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": [{"series": s, "values": v} for s, v in INPUT],
+                "alert_rule_test": alert_tests,
+                "promql_expr_test": [expr_test],
+            }
+        ],
+    }
+    (tmp_path / "test.yaml").write_text(yaml.safe_dump(suite, sort_keys=False))
+    result = promtool("test", "rules", "test.yaml", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _fetch_outage(source, start, end):
+    """slopipe's view of the same outage: per-minute increases, minute 0 at the epoch."""
+    minutes = np.arange(1, 1321)
+    times = pd.Timestamp(0, tz="UTC") + pd.to_timedelta(minutes, unit="min")
+    errors = np.where((minutes >= 601) & (minutes <= 720), 50.0, 0.0)
+    values = {
+        "http_requests_total": np.full(len(minutes), 100.0),
+        "http_errors_total": errors,
+        "http_good_total": 100.0 - errors,
+    }[source.series]
+    inside = (times > start) & (times <= end)
+    return pd.DataFrame({"timestamp": times[inside], "value": values[inside]})
+
+
+@pytest.mark.parametrize("name", sorted(RATIO_1H))
+def test_slopipe_fires_and_resolves_the_same_tiers_on_the_same_outage(name):
+    [slo] = [s for s in _slos() if s.name == name]
+    for at, tiers in FIRING.items():
+        end = pd.Timestamp(0, tz="UTC") + pd.Timedelta(at)
+        [status] = evaluate(slo, _fetch_outage, end)
+        assert [a["tier"] for a in status.alerts] == tiers, at
+        if at == "630m":
+            assert status.burn_rates["1h"] * 0.001 == pytest.approx(RATIO_1H[name])
