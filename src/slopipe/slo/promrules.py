@@ -28,9 +28,15 @@ Each recording stands for one interval of the gauge's latest sample (Prometheus 
 5 minutes, as slopipe holds a sample at most 5 minutes), so the average weighs time, not
 samples.
 
-Only rolling Occurrences SLOs have an equivalent in rules. Others are refused, naming the
-SLO and the field (`refusal`): a rule that silently counts something else would be worse
-than none.
+Timeslices and RatioTimeslices (ratio SLIs) sum their slices as the steps of a subquery
+(`promslices`): the same window shares and period share, exact at slice boundaries.
+
+A calendar SLO gets its burn-rate recordings and alerts (those windows are rolling in
+slopipe too) but no period ratio or budget: no PromQL range starts at the 1st of a month.
+A YAML comment heads its group and a warning names it.
+
+SLOs with no equivalent are refused, naming the SLO and the field (`refusal`): a rule that
+silently counts something else would be worse than none.
 """
 
 from __future__ import annotations
