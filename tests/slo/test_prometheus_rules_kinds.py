@@ -146,14 +146,37 @@ GAUGE = {"type": "prometheus", "spec": {"query": "sum(rate(x[{{.window}}]))"}}
 BUCKET = {"type": "lake", "spec": {"histogram": "latency_seconds", "le": "0.3"}}
 SLICE = {"timeSliceWindow": "5m"}
 GAUGE_SERIES = {"thresholdMetric": {"metricSource": {"type": "lake", "spec": {"series": "x"}}}}
+GAUGE_OBJECTIVE = {**SLICE, "op": "lt", "value": 1}
 REFUSED = [
     (
-        "Timeslices of a threshold SLI",
-        _doc(
-            "gauge-slices", GAUGE_SERIES, ROLLING, "Timeslices", {**SLICE, "op": "lt", "value": 1}
-        ),
-        "slo gauge-slices: spec.budgetingMethod: Timeslices of a threshold SLI has no "
+        "RatioTimeslices of a threshold SLI",
+        _doc("gauge-slices", GAUGE_SERIES, ROLLING, "RatioTimeslices", GAUGE_OBJECTIVE),
+        "slo gauge-slices: spec.budgetingMethod: RatioTimeslices of a threshold SLI has no "
         "Prometheus rules equivalent",
+    ),
+    (
+        "a threshold SLI's slices good below all their samples",
+        _doc(
+            "gauge-share",
+            GAUGE_SERIES,
+            ROLLING,
+            "Timeslices",
+            {**GAUGE_OBJECTIVE, "timeSliceTarget": 0.9},
+        ),
+        "slo gauge-share: spec.objectives[0].timeSliceTarget: 0.9 of a threshold SLI has no "
+        "Prometheus rules equivalent",
+    ),
+    (
+        "a threshold SLI's slices of a PromQL query",
+        _doc(
+            "gauge-query",
+            {"thresholdMetric": {"metricSource": {"type": "prometheus", "spec": {"query": "x"}}}},
+            ROLLING,
+            "Timeslices",
+            GAUGE_OBJECTIVE,
+        ),
+        "slo gauge-query: spec.indicator.spec.thresholdMetric.metricSource.type: a PromQL "
+        "query under Timeslices",
     ),
     (
         "slices that do not divide the period",
@@ -338,7 +361,8 @@ def test_every_refused_slo_is_named_in_the_one_line():
     # Sorted by name: "bucket" comes first, the others follow in the same line.
     assert raised.value.slo == "bucket"
     assert str(raised.value).endswith(
-        "(also refused: gauge-slices, gauges, month-slices, odd-slices, rate)"
+        "(also refused: gauge-query, gauge-share, gauge-slices, gauges, month-slices, "
+        "odd-slices, rate)"
     ), str(raised.value)
 
 

@@ -23,9 +23,11 @@ needs_promtool = pytest.mark.skipif(
 )
 # 100 requests a minute; in the minutes 601-720 of 1320, 50 of them fail (minute 0 is the
 # Unix epoch, a multiple of every slice). The 5-minute slices ending 605m to 720m are the
-# 24 bad ones (error ratio 0.5, above 1 - 0.999 and 1 - 0.95). The rolling SLOs are 7-day
-# ones (99.9%: thresholds 0.01344 (1h/5m), 0.0056 (6h/30m), 0.0028 (1d/2h), 0.0011667
-# (3d/6h)), the calendar months take the 30-day catalogue (0.0144, 0.006, 0.003, 0.001).
+# 24 bad ones (error ratio 0.5, above 1 - 0.999 and 1 - 0.95); the CPU gauge is 0.95
+# against "lt 0.9" in those minutes, so the same slices hold a bad sample. The rolling
+# SLOs are 7-day ones (99.9%: thresholds 0.01344 (1h/5m), 0.0056 (6h/30m), 0.0028
+# (1d/2h), 0.0011667 (3d/6h)); the calendar months take the 30-day catalogue (0.0144,
+# 0.006, 0.003, 0.001).
 # A window's share divides by all its slices (3d: 864), data or not.
 #   630m  slices 605-630m bad: 5m 1/1, 30m 6/6, 1h 6/12, 2h 6/24, 6h 6/72, 1d 6/288,
 #         3d 6/864: every tier fires (RatioTimeslices: half of each, still above).
@@ -49,6 +51,7 @@ INPUT = [
     ("http_requests_total", "0+100x1320"),
     ("http_errors_total", "0+0x600 50+50x119 6000+0x600"),
     ("http_good_total", "0+100x600 60050+50x119 66000+100x600"),
+    ('cpu_utilization{job="checkout"}', "0.5x600 0.95x119 0.5x600"),
 ]
 # The 1h window at 630m: 6 of 12 slices bad; their mean ratio 6 x 0.5 / 12; requests
 # 1500 bad of 6000.
@@ -57,6 +60,7 @@ RATIO_1H = {
     "checkout-ratio-slices": 0.25,
     "checkout-monthly": 0.25,
     "checkout-monthly-slices": 0.5,
+    "checkout-cpu-slices": 0.5,
 }
 
 
@@ -75,9 +79,9 @@ def test_generated_rules_match_the_golden_file():
 def test_golden_rules_pass_promtool_check():
     result = promtool("check", "rules", str(GOLDEN))
     assert result.returncode == 0, result.stdout + result.stderr
-    # Rolling slices: 7 window shares + period + budget + 4 alerts, twice; calendar: the 7
-    # shares and 4 alerts, without period and budget, twice => 13 + 13 + 11 + 11.
-    assert "SUCCESS: 48 rules found" in result.stdout
+    # Rolling slices: 7 window shares + period + budget + 4 alerts, three times; calendar:
+    # the 7 shares and 4 alerts, without period and budget, twice => 3 x 13 + 2 x 11.
+    assert "SUCCESS: 61 rules found" in result.stdout
 
 
 def test_a_calendar_group_says_in_a_comment_what_it_leaves_out():
@@ -94,9 +98,8 @@ def test_a_calendar_group_says_in_a_comment_what_it_leaves_out():
 
 
 def test_a_slice_rule_sums_epoch_aligned_slices_over_the_window_less_a_millisecond():
-    rules = yaml.safe_load(GOLDEN.read_text())["groups"][0]["rules"]
-    assert rules[0]["labels"]["slo"] == "checkout-monthly"
-    slices = yaml.safe_load(GOLDEN.read_text())["groups"][3]["rules"]
+    groups = {g["name"]: g["rules"] for g in yaml.safe_load(GOLDEN.read_text())["groups"]}
+    slices = groups["slopipe-checkout-slices"]
     [hour] = [r["expr"] for r in slices if r.get("record") == "slopipe:slo_error_ratio:rate1h"]
     assert hour.endswith("> bool 0.001000000001\n)[59m59s999ms:5m])\n/ 12")
     [period] = [r["expr"] for r in slices if r.get("record") == "slopipe:slo_error_ratio:period"]
@@ -148,13 +151,16 @@ def test_each_tier_fires_and_resolves_on_a_synthetic_outage(name, tmp_path):
 
 def _fetch_outage(source, start, end):
     """slopipe's view of the same outage: per-minute increases, minute 0 at the epoch."""
-    minutes = np.arange(1, 1321)
+    minutes = np.arange(0, 1321)
     times = pd.Timestamp(0, tz="UTC") + pd.to_timedelta(minutes, unit="min")
-    errors = np.where((minutes >= 601) & (minutes <= 720), 50.0, 0.0)
+    outage = (minutes >= 601) & (minutes <= 720)
+    requests = np.where(minutes > 0, 100.0, 0.0)
+    errors = np.where(outage, 50.0, 0.0)
     values = {
-        "http_requests_total": np.full(len(minutes), 100.0),
+        "http_requests_total": requests,
         "http_errors_total": errors,
-        "http_good_total": 100.0 - errors,
+        "http_good_total": requests - errors,
+        'cpu_utilization{job="checkout"}': np.where(outage, 0.95, 0.5),
     }[source.series]
     inside = (times > start) & (times <= end)
     return pd.DataFrame({"timestamp": times[inside], "value": values[inside]})
@@ -169,3 +175,15 @@ def test_slopipe_fires_and_resolves_the_same_tiers_on_the_same_outage(name):
         assert [a["tier"] for a in status.alerts] == tiers, at
         if at == "630m":
             assert status.burn_rates["1h"] * 0.001 == pytest.approx(RATIO_1H[name])
+
+
+def test_a_gauge_slice_is_bad_when_its_highest_sample_breaks_the_objective():
+    groups = {g["name"]: g for g in yaml.safe_load(GOLDEN.read_text())["groups"]}
+    group = groups["slopipe-checkout-cpu-slices"]
+    assert "interval" not in group  # the steps are the slices, whenever it is evaluated
+    [hour] = [r["expr"] for r in group["rules"] if r.get("record", "").endswith("rate1h")]
+    assert hour == (
+        "sum_over_time((\n"
+        'max(max_over_time(cpu_utilization{job="checkout"}[4m59s999ms]) >= bool 0.9)\n'
+        ")[59m59s999ms:5m])\n/ 12"
+    )

@@ -9,6 +9,8 @@ from collections.abc import Iterable
 from slopipe.slo.model import MetricSource, RatioIndicator, format_le
 
 WINDOW = "{{.window}}"
+#: The comparison that breaks an objective's `op`: a value is bad when it holds.
+NEGATED = {"lt": ">=", "lte": ">", "gt": "<=", "gte": "<"}
 
 
 def selector(source: MetricSource, spelled: Iterable[str] = ()) -> str:

@@ -75,7 +75,6 @@ LOOKBACK = timedelta(minutes=5)
 #: Calendar periods start at local midnight, whose UTC offset is a multiple of 15 minutes
 #: in every time zone: slices dividing it fall on multiples of their length.
 CALENDAR_SLICES = timedelta(minutes=15)
-_NEGATED = {"lt": ">=", "lte": ">", "gt": "<=", "gte": "<"}
 _HINT = "; export it with --format openslo, or name the other SLOs to export them alone"
 
 
@@ -96,13 +95,11 @@ def refusal(slo: SloDefinition) -> SloValidationError | None:
 
 
 def _slices_refusal(slo: SloDefinition) -> SloValidationError | None:
-    """Timeslices need a ratio SLI and slices that fall on multiples of their length."""
+    """Timeslices need slices that fall on multiples of their length; a gauge's, a verdict
+    a rule can reach from raw samples (every sample good)."""
     if isinstance(slo.indicator, ThresholdIndicator):
-        problem = (
-            f"{slo.budgeting_method} of a threshold SLI has no Prometheus rules equivalent "
-            "(no rule counts the samples of a slice that meet the threshold)" + _HINT
-        )
-        return SloValidationError(slo.name, "spec.budgetingMethod", problem)
+        if (error := _gauge_slices_refusal(slo)) is not None:
+            return error
     for index, objective in enumerate(slo.objectives):
         length = format_duration(objective.time_slice)
         field = f"spec.objectives[{index}].timeSliceWindow"
@@ -119,6 +116,34 @@ def _slices_refusal(slo: SloDefinition) -> SloValidationError | None:
                 "on a multiple of their length only for slices dividing 15m" + _HINT
             )
             return SloValidationError(slo.name, field, problem)
+    return None
+
+
+def _gauge_slices_refusal(slo: SloDefinition) -> SloValidationError | None:
+    """A rule sees a slice's raw samples only through max/min_over_time: enough to tell
+    whether every sample is good (Timeslices' default for gauges), not to count them."""
+    if slo.budgeting_method == "RatioTimeslices":
+        problem = (
+            "RatioTimeslices of a threshold SLI has no Prometheus rules equivalent (no rule "
+            "counts the samples of a slice that meet the threshold)" + _HINT
+        )
+        return SloValidationError(slo.name, "spec.budgetingMethod", problem)
+    for index, objective in enumerate(slo.objectives):
+        if objective.time_slice_target not in (None, 1.0):
+            problem = (
+                f"{objective.time_slice_target} of a threshold SLI has no Prometheus rules "
+                "equivalent (a rule tells whether every sample of a slice is good, "
+                "not how many are)" + _HINT
+            )
+            field = f"spec.objectives[{index}].timeSliceTarget"
+            return SloValidationError(slo.name, field, problem)
+    if slo.indicator.source.type != "lake":
+        problem = (
+            "a PromQL query under Timeslices has no rules equivalent (a slice's samples need "
+            "a series selector); give the gauge as a lake series" + _HINT
+        )
+        field = "spec.indicator.spec.thresholdMetric.metricSource.type"
+        return SloValidationError(slo.name, field, problem)
     return None
 
 
@@ -153,7 +178,7 @@ def rule_groups(slos: list[SloDefinition], spelled: Spellings | None = None) -> 
     groups = []
     for slo in ordered:
         group = {"name": f"slopipe-{slo.name}"}
-        if isinstance(slo.indicator, ThresholdIndicator):
+        if isinstance(slo.indicator, ThresholdIndicator) and slo.budgeting_method == "Occurrences":
             group["interval"] = format_duration(THRESHOLD_INTERVAL)
         if not slo.window.rolling:
             log.warning("slo %s: %s", slo.name, _calendar_note(slo))
@@ -217,10 +242,10 @@ def _rules(slo: SloDefinition) -> list[dict]:
     )
     for index, objective in enumerate(slo.objectives):
         labels = _labels(slo, index)
-        if isinstance(slo.indicator, ThresholdIndicator):
-            rules += _threshold_rules(slo, objective, windows, labels)
-        elif slo.budgeting_method != "Occurrences":
+        if slo.budgeting_method != "Occurrences":
             rules += _slice_rules(slo, objective, windows, labels)
+        elif isinstance(slo.indicator, ThresholdIndicator):
+            rules += _threshold_rules(slo, objective, windows, labels)
         else:
             rules += [_ratio_rule(slo, w, labels) for w in windows]
             if slo.window.rolling:
@@ -286,7 +311,7 @@ def _threshold_rules(slo: SloDefinition, objective: Objective, windows, labels) 
     source = slo.indicator.source
     gauge = promql.selector(source) if source.type == "lake" else f"({source.query})"
     # One series, as slopipe reads one lake series; were there several, bad if any is.
-    compare = f"max({gauge} {_NEGATED[objective.op]} bool {_number(objective.threshold)})"
+    compare = f"max({gauge} {promql.NEGATED[objective.op]} bool {_number(objective.threshold)})"
     shares = [
         {
             "record": f"{PREFIX}error_ratio:rate{format_duration(w)}",

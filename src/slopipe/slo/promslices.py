@@ -10,6 +10,10 @@ slices. Per slice a value in [0, 1]:
     Timeslices        1 when the slice's error ratio exceeds 1 − timeSliceTarget, else 0
     RatioTimeslices   the slice's error ratio
 
+A threshold SLI's slice (Timeslices, where a slice is good when every sample is) is bad
+when its highest sample breaks `lt`/`lte` (its lowest, `gt`/`gte`): `max_over_time` over
+the slice's raw samples.
+
 A slice without traffic (0/0, NaN in PromQL) counts 0, as in slopipe, and a slice without
 data has no step at all; both still carry their share of the budget, so a window of w sums
 its steps and divides by its ceil(w/S) slices, whatever their data. The range is w less one
@@ -23,7 +27,7 @@ from datetime import timedelta
 
 from slopipe.slo import promql
 from slopipe.slo.durations import format_duration
-from slopipe.slo.model import Objective, RatioIndicator, SloDefinition
+from slopipe.slo.model import Objective, SloDefinition, ThresholdIndicator
 
 #: slopipe's tolerance on a slice's share against its target (`events._slices`).
 TOLERANCE = 1e-12
@@ -37,7 +41,9 @@ def slice_target(objective: Objective) -> float:
 
 def slice_value(slo: SloDefinition, objective: Objective) -> str:
     """PromQL of one slice's bad share (0/1 for Timeslices), present where data is."""
-    indicator: RatioIndicator = slo.indicator
+    indicator = slo.indicator
+    if isinstance(indicator, ThresholdIndicator):
+        return _gauge_slice_bad(indicator, objective)
     slice_range = format_duration(objective.time_slice)
     ratio = promql.error_ratio(indicator, slice_range)
     if slo.budgeting_method == "Timeslices":
@@ -50,8 +56,20 @@ def slice_value(slo: SloDefinition, objective: Objective) -> str:
     return f"{ratio}\n>= 0\nor\n{total} * 0"
 
 
+def _gauge_slice_bad(indicator: ThresholdIndicator, objective: Objective) -> str:
+    """1 when any sample of the slice breaks the objective (timeSliceTarget 1): the
+    slice's highest value for `lt`/`lte`, its lowest for `gt`/`gte`; bad if any series is."""
+    extreme = "max_over_time" if objective.op in ("lt", "lte") else "min_over_time"
+    samples = f"{promql.selector(indicator.source)}[{open_range(objective.time_slice)}]"
+    threshold = promql.number(objective.threshold)
+    return f"max({extreme}({samples}) {promql.NEGATED[objective.op]} bool {threshold})"
+
+
 def traffic(slo: SloDefinition, objective: Objective) -> str:
-    """PromQL that is 1 for a slice with traffic, 0 without (slopipe's slice events)."""
+    """PromQL that is 1 for a slice with traffic (or gauge samples), else 0 or none."""
+    if isinstance(slo.indicator, ThresholdIndicator):
+        samples = f"{promql.selector(slo.indicator.source)}[{open_range(objective.time_slice)}]"
+        return f"max(count_over_time({samples}) > bool 0)"
     slice_range = format_duration(objective.time_slice)
     return f"{promql.rate(slo.indicator.total, slice_range)} > bool 0"
 
