@@ -1,6 +1,7 @@
 """Timeslices and RatioTimeslices: Prometheus, evaluating the exported rules over backfilled
-counters, and slopipe, reading the same counters from the lake, give the same burn rates
-and budget at slice boundaries; a plain numpy count of the slices gives them too."""
+counters (and a gauge), and slopipe, reading the same data from the lake, give the same
+burn rates and budget at slice boundaries; a plain numpy count of the slices gives them
+too."""
 
 import shutil
 
@@ -18,6 +19,8 @@ from slopipe.slo.promrules import to_yaml
 from slopipe.slo.sources import Sources
 from tests.slo.prometheus_server import instant, prometheus_over
 from tests.slo.test_agreement import END, SLO, counters, openmetrics
+from tests.slo.test_agreement_threshold import SERIES, gauge
+from tests.slo.test_agreement_threshold import SLO as GAUGE_SLO
 
 pytestmark = [
     pytest.mark.slow,
@@ -126,3 +129,41 @@ def test_slice_burn_rates_agree_with_prometheus_on_the_exported_rules(method, tm
     [during] = evaluate(slo, sources, ENDS[0])
     expected = 1000.0 if method == "Timeslices" else 300.0
     assert during.burn_rates["30m"] == pytest.approx(expected, rel=0.05)
+
+
+def test_gauge_slice_burn_rates_agree_with_prometheus_on_the_exported_rules(tmp_path):
+    # Four days of a 1-minute CPU gauge, 2% of minutes at 0.9 (bad against "lt 0.9") and
+    # 70 minutes at 0.97: a 5-minute slice is bad when any of its samples is.
+    times, values = gauge()
+    lake = Lake(tmp_path / "lake")
+    lake.append(make_frame(times, values, SERIES, "gauge"))
+    spec = {
+        **GAUGE_SLO["spec"],
+        "budgetingMethod": "Timeslices",
+        "objectives": [{"op": "lt", "value": 0.9, "target": 0.99, "timeSliceWindow": "5m"}],
+    }
+    slo, sources = parse_slo({**GAUGE_SLO, "spec": spec}), Sources(lake, PrometheusSettings())
+    rules = _rules(slo)
+    frame = pd.Series(values >= 0.9, index=times).astype(float)
+    bad = frame.resample("5min", closed="right", label="right").max()
+    lines = [f"{SERIES} {v} {t.timestamp():.0f}" for t, v in zip(times, values, strict=True)]
+    ends = [END - pd.Timedelta(minutes=m) for m in (200, 180, 120, 0)]
+    compared = 0
+    with prometheus_over("\n".join([*lines, "# EOF", ""]), tmp_path) as client:
+        for end in ends:
+            [status] = evaluate(slo, sources, end)
+            for window in WINDOWS:
+                length = pd.Timedelta(window)
+                by_hand = bad[(bad.index > end - length) & (bad.index <= end)].sum()
+                by_hand /= np.ceil(length / SLICE)
+                from_prometheus = instant(client, rules[window], end.timestamp())
+                burn_rate = status.burn_rates[window]
+                assert burn_rate * 0.01 == pytest.approx(from_prometheus, rel=1e-9, abs=1e-15)
+                assert burn_rate * 0.01 == pytest.approx(by_hand, rel=1e-9, abs=1e-15)
+                compared += 1
+            period = instant(client, rules["period"], end.timestamp())
+            assert status.error_budget_remaining == pytest.approx(1 - period / 0.01, rel=1e-9)
+            compared += 1
+    assert compared == 4 * 8
+    [during] = evaluate(slo, sources, ends[0])
+    assert during.burn_rates["30m"] == pytest.approx(100.0)  # every slice bad, 1% budget
