@@ -4,6 +4,8 @@ evaluation firing the same tiers on the same outage."""
 
 import os
 import shutil
+from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +15,7 @@ import yaml
 
 from slopipe.slo import documents
 from slopipe.slo.evaluate import evaluate
+from slopipe.slo.model import Window
 from slopipe.slo.promrules import to_yaml
 from tests.slo.test_prometheus_rules import _braces, promtool
 
@@ -187,3 +190,28 @@ def test_a_gauge_slice_is_bad_when_its_highest_sample_breaks_the_objective():
         'max(max_over_time(cpu_utilization{job="checkout"}[4m59s999ms]) >= bool 0.9)\n'
         ")[59m59s999ms:5m])\n/ 12"
     )
+
+
+def test_a_calendar_month_late_in_the_month_cuts_the_slices_the_rules_cut():
+    # 19 days into March (Berlin), slopipe cuts the month's slices from its local midnight,
+    # 23:00 UTC, a multiple of 5 minutes: the burn rates at a boundary are those of a
+    # rolling window's slices, which the rules' subqueries cut from the epoch. (4% errors
+    # against a 95% slice target: some slices bad.)
+    end = pd.Timestamp("2026-03-20 10:35", tz="UTC")
+    minutes = pd.date_range(end=end, periods=4 * 1440, freq="1min")
+    rng = np.random.default_rng(3)
+    requests = rng.integers(50, 150, len(minutes)).astype(float)
+    errors = rng.binomial(requests.astype(int), 0.04).astype(float)
+
+    def fetch(source, start, stop):
+        values = {"http_requests_total": requests, "http_errors_total": errors}[source.series]
+        inside = (minutes > start) & (minutes <= stop)
+        return pd.DataFrame({"timestamp": minutes[inside], "value": values[inside]})
+
+    month = next(s for s in _slos() if s.name == "checkout-monthly-slices")
+    rolling = replace(month, window=Window(timedelta(days=30)))
+    [calendar], [window] = evaluate(month, fetch, end), evaluate(rolling, fetch, end)
+    assert calendar.window_start == pd.Timestamp("2026-02-28 23:00", tz="UTC")
+    assert calendar.burn_rates == pytest.approx(window.burn_rates, rel=1e-9)
+    assert all(rate is not None for rate in calendar.burn_rates.values())
+    assert calendar.burn_rates["3d"] > 0
