@@ -163,8 +163,8 @@ REFUSED = [
             "Timeslices",
             {**GAUGE_OBJECTIVE, "timeSliceTarget": 0.9},
         ),
-        "slo gauge-share: spec.objectives[0].timeSliceTarget: 0.9 of a threshold SLI has no "
-        "Prometheus rules equivalent",
+        "slo gauge-share: spec.objectives[0].timeSliceTarget: 0.9: a share of a slice's good "
+        "samples has no Prometheus rules equivalent",
     ),
     (
         "a threshold SLI's slices of a PromQL query",

@@ -13,7 +13,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from slopipe.slo import documents
+from slopipe.slo import documents, promslices
+from slopipe.slo.durations import parse_duration
 from slopipe.slo.evaluate import evaluate
 from slopipe.slo.model import Window
 from slopipe.slo.promrules import to_yaml
@@ -215,3 +216,77 @@ def test_a_calendar_month_late_in_the_month_cuts_the_slices_the_rules_cut():
     assert calendar.burn_rates == pytest.approx(window.burn_rates, rel=1e-9)
     assert all(rate is not None for rate in calendar.burn_rates.values())
     assert calendar.burn_rates["3d"] > 0
+
+
+@pytest.mark.parametrize(
+    ("window", "time_slice", "steps", "count"),
+    [
+        ("5m", "5m", "4m59s999ms:5m", 1),
+        ("1h", "5m", "59m59s999ms:5m", 12),
+        ("30d", "5m", "29d23h59m59s999ms:5m", 8640),
+        ("5m", "1h", "59m59s999ms:1h", 1),
+        ("90m", "1h", "1h59m59s999ms:1h", 2),
+        ("1h", "1s", "59m59s999ms:1s", 3600),
+    ],
+)
+def test_a_window_sums_its_whole_slices_over_a_range_open_at_the_left(
+    window, time_slice, steps, count
+):
+    # A window shorter than its slices still holds one: the last, at any instant.
+    expr = promslices.share("x", parse_duration(window), parse_duration(time_slice))
+    assert expr == f"sum_over_time((\nx\n)[{steps}])\n/ {count}"
+
+
+@needs_promtool
+def test_off_a_boundary_the_rules_hold_the_last_boundarys_slices(tmp_path):
+    # Hourly slices; half the requests fail in the minutes 61-120, so the slice ending at
+    # 120m is bad. Between boundaries the 5m window (shorter than a slice) and the 2h one
+    # hold what slopipe says at the boundary before: at 150m those of 120m, at 190m those
+    # of 180m.
+    [slo] = [s for s in _slos() if s.name == "checkout-slices"]
+    objective = replace(slo.objectives[0], time_slice=timedelta(hours=1))
+    slo = replace(slo, objectives=(objective,))
+    (tmp_path / "rules.yaml").write_text(to_yaml([slo]))
+    labels = _braces({"slo": slo.name, "objective": "0", "service": "checkout"})
+    expected = {("150m", "5m"): 1, ("150m", "2h"): 0.5, ("190m", "5m"): 0, ("190m", "2h"): 0.5}
+    expr_tests = [
+        {
+            "expr": f"slopipe:slo_error_ratio:rate{window}",
+            "eval_time": at,
+            "exp_samples": [
+                {"labels": f"slopipe:slo_error_ratio:rate{window}{labels}", "value": v}
+            ],
+        }
+        for (at, window), v in expected.items()
+    ]
+    series = [
+        ("http_requests_total", "0+100x300"),
+        ("http_errors_total", "0+0x60 50+50x59 3000+0x180"),
+    ]
+    suite = {
+        "rule_files": ["rules.yaml"],
+        "evaluation_interval": "1m",
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": [{"series": s, "values": v} for s, v in series],
+                "promql_expr_test": expr_tests,
+            }
+        ],
+    }
+    (tmp_path / "test.yaml").write_text(yaml.safe_dump(suite, sort_keys=False))
+    result = promtool("test", "rules", "test.yaml", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+    def fetch(source, start, end):
+        minutes = np.arange(1, 301)
+        times = pd.Timestamp(0, tz="UTC") + pd.to_timedelta(minutes, unit="min")
+        errors = np.where((minutes >= 61) & (minutes <= 120), 50.0, 0.0)
+        values = errors if source.series == "http_errors_total" else np.full(300, 100.0)
+        inside = (times > start) & (times <= end)
+        return pd.DataFrame({"timestamp": times[inside], "value": values[inside]})
+
+    for (at, window), value in expected.items():
+        boundary = pd.Timestamp(0, tz="UTC") + pd.Timedelta(at).floor("1h")
+        [status] = evaluate(slo, fetch, boundary)
+        assert status.burn_rates[window] * 0.001 == pytest.approx(value), (at, window)

@@ -28,8 +28,9 @@ Each recording stands for one interval of the gauge's latest sample (Prometheus 
 5 minutes, as slopipe holds a sample at most 5 minutes), so the average weighs time, not
 samples.
 
-Timeslices and RatioTimeslices (ratio SLIs) sum their slices as the steps of a subquery
-(`promslices`): the same window shares and period share, exact at slice boundaries.
+Timeslices and RatioTimeslices sum their slices as the steps of a subquery (`promslices`):
+the same window shares and period share, exact at slice boundaries. A threshold SLI's slice
+is judged on its raw samples (Timeslices, every sample good).
 
 A calendar SLO gets its burn-rate recordings and alerts (those windows are rolling in
 slopipe too) but no period ratio or budget: no PromQL range starts at the 1st of a month.
@@ -131,9 +132,9 @@ def _gauge_slices_refusal(slo: SloDefinition) -> SloValidationError | None:
     for index, objective in enumerate(slo.objectives):
         if objective.time_slice_target not in (None, 1.0):
             problem = (
-                f"{objective.time_slice_target} of a threshold SLI has no Prometheus rules "
-                "equivalent (a rule tells whether every sample of a slice is good, "
-                "not how many are)" + _HINT
+                f"{objective.time_slice_target}: a share of a slice's good samples has no "
+                "Prometheus rules equivalent (a rule tells whether every sample of a slice "
+                "is good, not how many are)" + _HINT
             )
             field = f"spec.objectives[{index}].timeSliceTarget"
             return SloValidationError(slo.name, field, problem)

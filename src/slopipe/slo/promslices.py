@@ -16,8 +16,9 @@ the slice's raw samples.
 
 A slice without traffic (0/0, NaN in PromQL) counts 0, as in slopipe, and a slice without
 data has no step at all; both still carry their share of the budget, so a window of w sums
-its steps and divides by its ceil(w/S) slices, whatever their data. The range is w less one
-millisecond: (t − w, t] holds ceil(w/S) steps in Prometheus 2 (closed range) and 3 alike.
+its steps and divides by its ceil(w/S) slices, whatever their data. The range is those
+slices less one millisecond: (t − ceil(w/S)·S, t] holds ceil(w/S) steps at any instant, in
+Prometheus 2 (closed range) and 3 alike.
 """
 
 from __future__ import annotations
@@ -80,8 +81,11 @@ def share(expr: str, window: timedelta, time_slice: timedelta) -> str:
 
 
 def total(expr: str, window: timedelta, time_slice: timedelta) -> str:
-    """The sum of `expr` over the epoch-aligned slices of `window` ending now."""
-    steps = f"{open_range(window)}:{format_duration(time_slice)}"
+    """The sum of `expr` over the epoch-aligned slices of `window` ending now. The range is
+    whole slices, so that it holds as many steps off a boundary as on one (a 5m window of
+    1h slices: the last slice, at any instant)."""
+    whole = slices(window, time_slice) * time_slice
+    steps = f"{open_range(whole)}:{format_duration(time_slice)}"
     return f"sum_over_time((\n{expr}\n)[{steps}])"
 
 
