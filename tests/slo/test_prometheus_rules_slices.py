@@ -16,6 +16,7 @@ import yaml
 from slopipe.slo import documents, promslices
 from slopipe.slo.durations import parse_duration
 from slopipe.slo.evaluate import evaluate
+from slopipe.slo.export import sloth_yaml
 from slopipe.slo.model import Window
 from slopipe.slo.promrules import to_yaml
 from tests.slo.test_prometheus_rules import _braces, promtool
@@ -290,3 +291,17 @@ def test_off_a_boundary_the_rules_hold_the_last_boundarys_slices(tmp_path):
         boundary = pd.Timestamp(0, tz="UTC") + pd.Timedelta(at).floor("1h")
         [status] = evaluate(slo, fetch, boundary)
         assert status.burn_rates[window] * 0.001 == pytest.approx(value), (at, window)
+
+
+def test_the_sloth_export_still_leaves_out_what_sloth_cannot_express(caplog):
+    # These SLOs now have Prometheus rules, but Sloth takes rolling Occurrences only.
+    rolling = next(d for d, _ in documents.load_file(HERE / "data" / "rules.openslo.yaml"))
+    specs = list(yaml.safe_load_all(sloth_yaml([*_slos(), rolling])))
+    assert [s["name"] for spec in specs for s in spec["slos"]] == ["availability"]
+    left_out = {r.getMessage() for r in caplog.records if "left out" in r.getMessage()}
+    assert len(left_out) == len(_slos())
+    prefix = "left out of the Sloth spec: "
+    assert f"slo checkout-monthly: {prefix}Sloth's periods are rolling, not calendar ones" in (
+        left_out
+    )
+    assert f"slo checkout-slices: {prefix}Sloth counts Occurrences, not Timeslices" in left_out
