@@ -133,7 +133,7 @@ def test_validate_rejects_series_the_lake_does_not_hold(lake_home, tmp_path):
     assert result.exit_code == 2 and "series 'reqs' is not in the lake" in result.stderr
 
 
-def test_export_refuses_a_calendar_slo_in_one_line_and_exports_the_others_by_name(
+def test_export_writes_a_calendar_slo_without_its_period_budget_and_warns_in_one_line(
     lake_home, tmp_path
 ):
     month = slo_file(tmp_path / "month.yaml", 0.99, name="monthly")
@@ -143,10 +143,20 @@ def test_export_refuses_a_calendar_slo_in_one_line_and_exports_the_others_by_nam
     for path in (slo_file(tmp_path / "api.yaml", 0.99), month):
         assert run("slo", "apply", str(path), "--reason", "new").exit_code == 0
 
-    refused = run("slo", "export", "--format", "prometheus-rules")
-    assert refused.exit_code == 2 and refused.stdout == ""
-    assert len(refused.stderr.strip().splitlines()) == 1
-    assert "slo monthly: spec.timeWindow[0].isRolling: a calendar window" in refused.stderr
+    both = run("slo", "export", "--format", "prometheus-rules")
+    assert both.exit_code == 0, both.output
+    groups = yaml.safe_load(both.stdout)["groups"]
+    assert [g["name"] for g in groups] == ["slopipe-api", "slopipe-monthly"]
+    records = {r.get("record") for r in groups[1]["rules"]}
+    assert "slopipe:slo_error_ratio:rate1h" in records
+    assert "slopipe:slo_error_budget_remaining:ratio" not in records
+    assert "# slopipe-monthly: calendar month (UTC): burn rates and alerts" in both.stdout
+    [warning] = both.stderr.strip().splitlines()
+    assert warning.endswith(
+        "WARNING slopipe.slo.promrules: slo monthly: calendar month (UTC): burn rates and "
+        "alerts exported, but no period ratio or budget remaining (PromQL ranges are rolling: "
+        "none starts at the month's first instant); read them from slopipe"
+    )
 
     alone = run("slo", "export", "api", "--format", "prometheus-rules")
     assert alone.exit_code == 0, alone.output

@@ -145,22 +145,50 @@ MONTH = {"duration": "1M", "isRolling": False, "calendar": {"timeZone": "Europe/
 GAUGE = {"type": "prometheus", "spec": {"query": "sum(rate(x[{{.window}}]))"}}
 BUCKET = {"type": "lake", "spec": {"histogram": "latency_seconds", "le": "0.3"}}
 SLICE = {"timeSliceWindow": "5m"}
+GAUGE_SERIES = {"thresholdMetric": {"metricSource": {"type": "lake", "spec": {"series": "x"}}}}
+GAUGE_OBJECTIVE = {**SLICE, "op": "lt", "value": 1}
 REFUSED = [
     (
-        "a calendar month",
-        _doc("month", RATIO, MONTH, "Occurrences", {}),
-        "slo month: spec.timeWindow[0].isRolling: a calendar window has no Prometheus rules "
-        "equivalent",
+        "RatioTimeslices of a threshold SLI",
+        _doc("gauge-slices", GAUGE_SERIES, ROLLING, "RatioTimeslices", GAUGE_OBJECTIVE),
+        "slo gauge-slices: spec.budgetingMethod: RatioTimeslices of a threshold SLI has no "
+        "Prometheus rules equivalent",
     ),
     (
-        "Timeslices",
-        _doc("slices", RATIO, ROLLING, "Timeslices", SLICE),
-        "slo slices: spec.budgetingMethod: Timeslices has no Prometheus rules equivalent",
+        "a threshold SLI's slices good below all their samples",
+        _doc(
+            "gauge-share",
+            GAUGE_SERIES,
+            ROLLING,
+            "Timeslices",
+            {**GAUGE_OBJECTIVE, "timeSliceTarget": 0.9},
+        ),
+        "slo gauge-share: spec.objectives[0].timeSliceTarget: 0.9: a share of a slice's good "
+        "samples has no Prometheus rules equivalent",
     ),
     (
-        "RatioTimeslices",
-        _doc("ratio-slices", RATIO, ROLLING, "RatioTimeslices", SLICE),
-        "slo ratio-slices: spec.budgetingMethod: RatioTimeslices has no Prometheus rules",
+        "a threshold SLI's slices of a PromQL query",
+        _doc(
+            "gauge-query",
+            {"thresholdMetric": {"metricSource": {"type": "prometheus", "spec": {"query": "x"}}}},
+            ROLLING,
+            "Timeslices",
+            GAUGE_OBJECTIVE,
+        ),
+        "slo gauge-query: spec.indicator.spec.thresholdMetric.metricSource.type: a PromQL "
+        "query under Timeslices",
+    ),
+    (
+        "slices that do not divide the period",
+        _doc("odd-slices", RATIO, ROLLING, "RatioTimeslices", {"timeSliceWindow": "11m"}),
+        "slo odd-slices: spec.objectives[0].timeSliceWindow: 11m slices do not divide the 7d "
+        "period",
+    ),
+    (
+        "calendar slices that do not divide 15 minutes",
+        _doc("month-slices", RATIO, MONTH, "Timeslices", {"timeSliceWindow": "10m"}),
+        "slo month-slices: spec.objectives[0].timeSliceWindow: 10m slices of a calendar "
+        "period start at local midnight",
     ),
     (
         "a ratio of gauges",
@@ -333,7 +361,8 @@ def test_every_refused_slo_is_named_in_the_one_line():
     # Sorted by name: "bucket" comes first, the others follow in the same line.
     assert raised.value.slo == "bucket"
     assert str(raised.value).endswith(
-        "(also refused: gauges, month, rate, ratio-slices, slices)"
+        "(also refused: gauge-query, gauge-share, gauge-slices, gauges, month-slices, "
+        "odd-slices, rate)"
     ), str(raised.value)
 
 

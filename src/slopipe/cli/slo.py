@@ -193,7 +193,10 @@ def export(
     home: HomeOption = None,
     config: ConfigOption = None,
 ) -> None:
-    """Write the stored SLOs out as OpenSLO, a Sloth spec or Prometheus rules."""
+    """Write the stored SLOs out as OpenSLO, a Sloth spec or Prometheus rules.
+
+    Prometheus rules: calendar SLOs without their period budget (warned on stderr).
+    """
     from slopipe.slo import openslo
     from slopipe.slo.export import export as write
 

@@ -79,6 +79,10 @@ def _sloth_refusal(slo: SloDefinition) -> str | None:
     """Why Sloth cannot express an SLO: it takes events (ratio SLIs) on a rolling period."""
     if not isinstance(slo.indicator, RatioIndicator):
         return "Sloth's SLIs are event ratios, not gauges against a threshold"
+    if not slo.window.rolling:
+        return "Sloth's periods are rolling, not calendar ones"
+    if slo.budgeting_method != "Occurrences":
+        return f"Sloth counts Occurrences, not {slo.budgeting_method}"
     if (error := promrules.refusal(slo)) is not None:
         return error.problem.split(";")[0]
     if len(slo.objectives) != 1:

@@ -9,6 +9,8 @@ from collections.abc import Iterable
 from slopipe.slo.model import MetricSource, RatioIndicator, format_le
 
 WINDOW = "{{.window}}"
+#: The comparison that breaks an objective's `op`: a value is bad when it holds.
+NEGATED = {"lt": ">=", "lte": ">", "gt": "<=", "gte": "<"}
 
 
 def selector(source: MetricSource, spelled: Iterable[str] = ()) -> str:
@@ -67,3 +69,8 @@ def _seconds(window: str) -> int:
     from slopipe.slo.durations import parse_duration
 
     return int(parse_duration(window).total_seconds())
+
+
+def number(value: float) -> str:
+    """A number as the rules write it: 12 significant digits (0.001, 14.4, 0.000500000001)."""
+    return f"{round(value, 12):.12g}"

@@ -28,13 +28,21 @@ Each recording stands for one interval of the gauge's latest sample (Prometheus 
 5 minutes, as slopipe holds a sample at most 5 minutes), so the average weighs time, not
 samples.
 
-Only rolling Occurrences SLOs have an equivalent in rules. Others are refused, naming the
-SLO and the field (`refusal`): a rule that silently counts something else would be worse
-than none.
+Timeslices and RatioTimeslices sum their slices as the steps of a subquery (`promslices`):
+the same window shares and period share, exact at slice boundaries. A threshold SLI's slice
+is judged on its raw samples (Timeslices, every sample good).
+
+A calendar SLO gets its burn-rate recordings and alerts (those windows are rolling in
+slopipe too) but no period ratio or budget: no PromQL range starts at the 1st of a month.
+A YAML comment heads its group and a warning names it.
+
+SLOs with no equivalent are refused, naming the SLO and the field (`refusal`): a rule that
+silently counts something else would be worse than none.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import timedelta
@@ -42,7 +50,7 @@ from datetime import timedelta
 import yaml
 
 from slopipe.errors import SloValidationError
-from slopipe.slo import promql
+from slopipe.slo import promql, promslices
 from slopipe.slo.catalogue import resolve_tiers
 from slopipe.slo.durations import format_duration
 from slopipe.slo.evaluate import BURN_WINDOWS
@@ -54,6 +62,8 @@ from slopipe.slo.model import (
     ThresholdIndicator,
 )
 
+log = logging.getLogger(__name__)
+
 PREFIX = "slopipe:slo_"
 PERIOD_STEP = "5m"
 ALERT = "SLOErrorBudgetBurn"
@@ -63,27 +73,16 @@ Spellings = Mapping[MetricSource, set[str]]
 THRESHOLD_INTERVAL = timedelta(minutes=1)
 #: Prometheus' default lookback: how long a gauge sample holds in a rule's evaluation.
 LOOKBACK = timedelta(minutes=5)
-_NEGATED = {"lt": ">=", "lte": ">", "gt": "<=", "gte": "<"}
+#: Calendar periods start at local midnight, whose UTC offset is a multiple of 15 minutes
+#: in every time zone: slices dividing it fall on multiples of their length.
+CALENDAR_SLICES = timedelta(minutes=15)
 _HINT = "; export it with --format openslo, or name the other SLOs to export them alone"
 
 
 def refusal(slo: SloDefinition) -> SloValidationError | None:
     """Why an SLO has no rules equivalent (naming the field), or None when it has one."""
-    if not slo.window.rolling:
-        return SloValidationError(
-            slo.name,
-            "spec.timeWindow[0].isRolling",
-            "a calendar window has no Prometheus rules equivalent (PromQL ranges are "
-            "rolling: a rule cannot start its range at the 1st of the month)" + _HINT,
-        )
-    if slo.budgeting_method != "Occurrences":
-        return SloValidationError(
-            slo.name,
-            "spec.budgetingMethod",
-            f"{slo.budgeting_method} has no Prometheus rules equivalent (slopipe cuts "
-            "slices from the window's start; rules evaluated on their own schedule cannot "
-            "keep one verdict per slice)" + _HINT,
-        )
+    if slo.budgeting_method != "Occurrences" and (error := _slices_refusal(slo)):
+        return error
     if isinstance(slo.indicator, ThresholdIndicator):
         return _threshold_refusal(slo, slo.indicator)
     if not slo.indicator.counter:
@@ -93,6 +92,59 @@ def refusal(slo: SloDefinition) -> SloValidationError | None:
             "false: the rules take rate() of counters; for series that are not counters "
             "that would count something else" + _HINT,
         )
+    return None
+
+
+def _slices_refusal(slo: SloDefinition) -> SloValidationError | None:
+    """Timeslices need slices that fall on multiples of their length; a gauge's, a verdict
+    a rule can reach from raw samples (every sample good)."""
+    if isinstance(slo.indicator, ThresholdIndicator):
+        if (error := _gauge_slices_refusal(slo)) is not None:
+            return error
+    for index, objective in enumerate(slo.objectives):
+        length = format_duration(objective.time_slice)
+        field = f"spec.objectives[{index}].timeSliceWindow"
+        if slo.window.rolling and slo.window.duration % objective.time_slice:
+            period = format_duration(slo.window.duration)
+            problem = (
+                f"{length} slices do not divide the {period} period, so slopipe's slices "
+                "do not fall on multiples of their length as a subquery's steps do" + _HINT
+            )
+            return SloValidationError(slo.name, field, problem)
+        if not slo.window.rolling and CALENDAR_SLICES % objective.time_slice:
+            problem = (
+                f"{length} slices of a calendar period start at local midnight, which falls "
+                "on a multiple of their length only for slices dividing 15m" + _HINT
+            )
+            return SloValidationError(slo.name, field, problem)
+    return None
+
+
+def _gauge_slices_refusal(slo: SloDefinition) -> SloValidationError | None:
+    """A rule sees a slice's raw samples only through max/min_over_time: enough to tell
+    whether every sample is good (Timeslices' default for gauges), not to count them."""
+    if slo.budgeting_method == "RatioTimeslices":
+        problem = (
+            "RatioTimeslices of a threshold SLI has no Prometheus rules equivalent (no rule "
+            "counts the samples of a slice that meet the threshold)" + _HINT
+        )
+        return SloValidationError(slo.name, "spec.budgetingMethod", problem)
+    for index, objective in enumerate(slo.objectives):
+        if objective.time_slice_target not in (None, 1.0):
+            problem = (
+                f"{objective.time_slice_target}: a share of a slice's good samples has no "
+                "Prometheus rules equivalent (a rule tells whether every sample of a slice "
+                "is good, not how many are)" + _HINT
+            )
+            field = f"spec.objectives[{index}].timeSliceTarget"
+            return SloValidationError(slo.name, field, problem)
+    if slo.indicator.source.type != "lake":
+        problem = (
+            "a PromQL query under Timeslices has no rules equivalent (a slice's samples need "
+            "a series selector); give the gauge as a lake series" + _HINT
+        )
+        field = "spec.indicator.spec.thresholdMetric.metricSource.type"
+        return SloValidationError(slo.name, field, problem)
     return None
 
 
@@ -127,10 +179,21 @@ def rule_groups(slos: list[SloDefinition], spelled: Spellings | None = None) -> 
     groups = []
     for slo in ordered:
         group = {"name": f"slopipe-{slo.name}"}
-        if isinstance(slo.indicator, ThresholdIndicator):
+        if isinstance(slo.indicator, ThresholdIndicator) and slo.budgeting_method == "Occurrences":
             group["interval"] = format_duration(THRESHOLD_INTERVAL)
+        if not slo.window.rolling:
+            log.warning("slo %s: %s", slo.name, _calendar_note(slo))
         groups.append({**group, "rules": _rules(slo)})
     return {"groups": groups}
+
+
+def _calendar_note(slo: SloDefinition) -> str:
+    window = slo.window
+    return (
+        f"calendar {window.calendar_unit} ({window.time_zone}): burn rates and alerts "
+        "exported, but no period ratio or budget remaining (PromQL ranges are rolling: none "
+        f"starts at the {window.calendar_unit}'s first instant); read them from slopipe"
+    )
 
 
 class _Dumper(yaml.SafeDumper):
@@ -146,7 +209,13 @@ _Dumper.add_representer(str, _text)
 
 
 def to_yaml(slos: list[SloDefinition], spelled: Spellings | None = None) -> str:
-    return yaml.dump(rule_groups(slos, spelled), Dumper=_Dumper, sort_keys=False, width=1000)
+    """The rules file; a calendar SLO's group is headed by a comment on what it lacks."""
+    text = yaml.dump(rule_groups(slos, spelled), Dumper=_Dumper, sort_keys=False, width=1000)
+    for slo in slos:
+        if not slo.window.rolling:
+            head = f"- name: slopipe-{slo.name}\n"
+            text = text.replace(head, f"# slopipe-{slo.name}: {_calendar_note(slo)}\n{head}", 1)
+    return text
 
 
 def _spelled(slo: SloDefinition, spelled: Spellings) -> SloDefinition:
@@ -174,12 +243,15 @@ def _rules(slo: SloDefinition) -> list[dict]:
     )
     for index, objective in enumerate(slo.objectives):
         labels = _labels(slo, index)
-        if isinstance(slo.indicator, ThresholdIndicator):
+        if slo.budgeting_method != "Occurrences":
+            rules += _slice_rules(slo, objective, windows, labels)
+        elif isinstance(slo.indicator, ThresholdIndicator):
             rules += _threshold_rules(slo, objective, windows, labels)
         else:
             rules += [_ratio_rule(slo, w, labels) for w in windows]
-            rules += _period_rules(slo, objective.objective_ratio, labels)
-        rules += [_alert(slo, tier, objective.objective_ratio, labels) for tier in tiers]
+            if slo.window.rolling:
+                rules += _period_rules(slo, objective.objective_ratio, labels)
+        rules += [_alert(slo, tier, objective, labels) for tier in tiers]
     return rules
 
 
@@ -203,7 +275,9 @@ def _ratio_rule(slo: SloDefinition, window: timedelta, labels: dict) -> dict:
 def _period_rules(slo: SloDefinition, objective_ratio: float, labels: dict) -> list[dict]:
     period, match = format_duration(slo.window.duration), _match(labels)
     errors, requests = f"{PREFIX}errors:rate{PERIOD_STEP}", f"{PREFIX}requests:rate{PERIOD_STEP}"
-    ratio = f"{PREFIX}error_ratio:period"
+    ratio = (
+        f"sum_over_time({errors}{match}[{period}])\n/\nsum_over_time({requests}{match}[{period}])"
+    )
     return [
         {
             "record": errors,
@@ -215,15 +289,18 @@ def _period_rules(slo: SloDefinition, objective_ratio: float, labels: dict) -> l
             "expr": promql.rate(slo.indicator.total, PERIOD_STEP),
             "labels": dict(labels),
         },
-        {
-            "record": ratio,
-            "expr": f"sum_over_time({errors}{match}[{period}])\n/\n"
-            f"sum_over_time({requests}{match}[{period}])",
-            "labels": dict(labels),
-        },
+        *_budget_rules(ratio, objective_ratio, labels),
+    ]
+
+
+def _budget_rules(period_ratio: str, objective_ratio: float, labels: dict) -> list[dict]:
+    """The period's error ratio (`period_ratio`) and the budget remaining after it."""
+    ratio = f"{PREFIX}error_ratio:period"
+    return [
+        {"record": ratio, "expr": period_ratio, "labels": dict(labels)},
         {
             "record": f"{PREFIX}error_budget_remaining:ratio",
-            "expr": f"1 - {ratio}{match} / {_number(1 - objective_ratio)}",
+            "expr": f"1 - {ratio}{_match(labels)} / {_number(1 - objective_ratio)}",
             "labels": dict(labels),
         },
     ]
@@ -235,7 +312,7 @@ def _threshold_rules(slo: SloDefinition, objective: Objective, windows, labels) 
     source = slo.indicator.source
     gauge = promql.selector(source) if source.type == "lake" else f"({source.query})"
     # One series, as slopipe reads one lake series; were there several, bad if any is.
-    compare = f"max({gauge} {_NEGATED[objective.op]} bool {_number(objective.threshold)})"
+    compare = f"max({gauge} {promql.NEGATED[objective.op]} bool {_number(objective.threshold)})"
     shares = [
         {
             "record": f"{PREFIX}error_ratio:rate{format_duration(w)}",
@@ -244,30 +321,44 @@ def _threshold_rules(slo: SloDefinition, objective: Objective, windows, labels) 
         }
         for w in windows
     ]
-    period = format_duration(slo.window.duration)
-    ratio = f"{PREFIX}error_ratio:period"
-    return [
-        {"record": error, "expr": compare, "labels": dict(labels)},
-        *shares,
-        {"record": ratio, "expr": f"avg_over_time({error}{match}[{period}])", "labels": labels},
+    rules = [{"record": error, "expr": compare, "labels": dict(labels)}, *shares]
+    if slo.window.rolling:
+        period = f"avg_over_time({error}{match}[{format_duration(slo.window.duration)}])"
+        rules += _budget_rules(period, objective.objective_ratio, labels)
+    return rules
+
+
+def _slice_rules(slo: SloDefinition, objective: Objective, windows, labels) -> list[dict]:
+    """Bad-slice shares (Timeslices) or mean slice error ratios (RatioTimeslices)."""
+    value, length = promslices.slice_value(slo, objective), objective.time_slice
+    rules = [
         {
-            "record": f"{PREFIX}error_budget_remaining:ratio",
-            "expr": f"1 - {ratio}{match} / {_number(1 - objective.objective_ratio)}",
+            "record": f"{PREFIX}error_ratio:rate{format_duration(w)}",
+            "expr": promslices.share(value, w, length),
             "labels": dict(labels),
-        },
+        }
+        for w in windows
     ]
+    if slo.window.rolling:
+        period = promslices.share(value, slo.window.duration, length)
+        rules += _budget_rules(period, objective.objective_ratio, labels)
+    return rules
 
 
-def _long_window_events(slo: SloDefinition, window: str, labels: dict) -> str:
-    """Events in the long window: requests, or observed seconds of a gauge."""
+def _long_window_events(slo: SloDefinition, objective: Objective, window, labels) -> str:
+    """Events in the long window: requests, slices with traffic, or a gauge's seconds."""
+    if slo.budgeting_method != "Occurrences":
+        traffic = promslices.traffic(slo, objective)
+        return promslices.total(traffic, window, objective.time_slice)
     if isinstance(slo.indicator, RatioIndicator):
-        return promql.total_increase(slo.indicator, window)
+        return promql.total_increase(slo.indicator, format_duration(window))
     seconds = int(THRESHOLD_INTERVAL.total_seconds())
-    return f"(count_over_time({PREFIX}error:bool{_match(labels)}[{window}]) * {seconds})"
+    counted = f"{PREFIX}error:bool{_match(labels)}[{format_duration(window)}]"
+    return f"(count_over_time({counted}) * {seconds})"
 
 
-def _alert(slo: SloDefinition, tier, objective_ratio: float, labels: dict) -> dict:
-    threshold = _number(tier.factor * (1 - objective_ratio))
+def _alert(slo: SloDefinition, tier, objective: Objective, labels: dict) -> dict:
+    threshold = _number(tier.factor * (1 - objective.objective_ratio))
     match = _match(labels)
     long, short = format_duration(tier.long_window), format_duration(tier.short_window)
     expr = (
@@ -275,7 +366,7 @@ def _alert(slo: SloDefinition, tier, objective_ratio: float, labels: dict) -> di
         f"and\n{PREFIX}error_ratio:rate{short}{match} > {threshold}"
     )
     if slo.min_events > 0:
-        events = _long_window_events(slo, long, labels)
+        events = _long_window_events(slo, objective, tier.long_window, labels)
         expr += f"\nand on()\n{events} >= {_number(slo.min_events)}"
     return {
         "alert": ALERT,
@@ -288,5 +379,4 @@ def _alert(slo: SloDefinition, tier, objective_ratio: float, labels: dict) -> di
     }
 
 
-def _number(value: float) -> str:
-    return f"{round(value, 12):.12g}"
+_number = promql.number
