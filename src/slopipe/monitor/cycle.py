@@ -6,6 +6,7 @@ leaves the store consistent and the next cycle continues from there.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -195,4 +196,6 @@ class Monitor:
             labels = {"slo": status.name, "objective": status.objective_name}
             m.budget_remaining.labels(**labels).set(status.error_budget_remaining)
             for window, rate in status.burn_rates.items():
-                m.burn_rate.labels(window=window, **labels).set(rate)
+                # No events in the window: no burn rate, shown as NaN.
+                value = math.nan if rate is None else rate
+                m.burn_rate.labels(window=window, **labels).set(value)
