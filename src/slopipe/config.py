@@ -67,6 +67,7 @@ class MonitorSettings(BaseModel):
     """`slopipe monitor`: the cycle, its HTTP endpoints, alert delivery and retraining."""
 
     interval_seconds: float = Field(default=60.0, gt=0.0)
+    #: A series the lake does not hold yet is collected from this far back.
     collect_span_seconds: int = Field(default=600, gt=0)
     metrics_host: str = "127.0.0.1"
     metrics_port: int = 9464

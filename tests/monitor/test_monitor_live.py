@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import pandas as pd
 import pytest
 
 from tests.fixtures.prom_live import wait_for
@@ -72,7 +73,10 @@ def lake_and_log(home):
 
 
 def assert_scored_once(home) -> None:
-    """Scoring passes cover disjoint spans, and together every lake sample in them."""
+    """Scoring passes cover disjoint spans, and together every step of the prepared series
+    (raw samples snapped to the series' step, as the model scores them) in them."""
+    from slopipe.prepare import prepare
+
     lake, store = lake_and_log(home)
     log = store.score_log()
     assert not log.empty
@@ -81,9 +85,10 @@ def assert_scored_once(home) -> None:
         ends = passes["scored_until"].to_numpy()[:-1]
         starts = passes["scored_after"].to_numpy()[1:]
         assert (starts >= ends).all(), f"{series}: a span was scored twice"
-        rows = lake.read(series, start=passes["scored_after"].min())
-        inside = rows[rows["timestamp"] > passes["scored_after"].min()]
-        inside = inside[inside["timestamp"] <= passes["scored_until"].max()]
+        first, last = passes["scored_after"].min(), passes["scored_until"].max()
+        steps, _ = prepare(lake.read(series, start=first - pd.Timedelta(minutes=5)))
+        steps = steps[~steps["gap"]]
+        inside = steps[(steps["timestamp"] > first) & (steps["timestamp"] <= last)]
         assert passes["samples"].sum() == len(inside), series
 
 

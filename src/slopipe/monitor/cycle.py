@@ -17,7 +17,7 @@ from slopipe.alert import outbox
 from slopipe.alert.policy import Links, SloContext, decide_alerts, open_episodes
 from slopipe.config import Settings
 from slopipe.detect.model import AnomalyModel
-from slopipe.errors import CollectError, ConfigError, SlopipeError
+from slopipe.errors import CollectError, ConfigError, LakeError, SlopipeError
 from slopipe.lake import Lake
 from slopipe.monitor.collecting import collect_new, gap_seconds
 from slopipe.monitor.metrics import MonitorMetrics
@@ -109,7 +109,7 @@ class Monitor:
     def _collect(self, report: CycleReport, now: datetime) -> None:
         try:
             report.collected = collect_new(self.settings, self.lake, self.store, now)
-        except CollectError as err:
+        except (CollectError, LakeError) as err:
             report.collect_error = str(err)
             self.metrics.collect_errors.inc()
             log.warning("collect failed, scoring what the lake holds; retried next cycle: %s", err)
