@@ -33,7 +33,7 @@ def test_an_incident_pages_through_alertmanager_and_resolves_when_it_ends(tmp_pa
         page = incident(app, am)
         assert monitor.cycles() - cycles_before <= 30  # bounded number of cycles
         labels, notes = page["labels"], page["annotations"]
-        assert labels["severity"] == "page" and labels["tier"] == "page-1h"
+        assert labels["severity"] == "page" and labels["tier"] == "page-fast"
         assert labels["slo"] == "api-availability" and labels["service"] == "api"
         assert "app_errors_total" in labels["series"]
         for key in (
