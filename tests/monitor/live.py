@@ -177,6 +177,12 @@ class MonitorProcess:
                 found[name] = float(value)
         return found
 
+    def answered_metrics(self, timeout_seconds: float = 60) -> dict[str, float]:
+        """`metrics()`, waiting while the monitor is too busy to answer within its timeout
+        (a retraining competes with the HTTP thread), so that a slow answer is not read as
+        a missing sample."""
+        return wait_for(self.metrics, timeout_seconds, "/metrics answering")
+
     def cycles(self) -> float:
         m = self.metrics()
         return sum(v for k, v in m.items() if k.startswith("slopipe_monitor_cycles_total"))
