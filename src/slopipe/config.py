@@ -74,6 +74,9 @@ class MonitorSettings(BaseModel):
     repost_seconds: float = Field(default=60.0, gt=0.0)
     backoff_max_seconds: float = Field(default=300.0, gt=0.0)
     anomaly_group_seconds: float = Field(default=1800.0, gt=0.0)
+    #: An anomaly episode on an SLO's series this long, while the SLO burns faster over 5m
+    #: than over 1h, escalates (AnomalyEscalated).
+    escalate_after_seconds: float = Field(default=120.0, gt=0.0)
     runbook_url: str = "https://runbooks.example/slopipe"
     drift_psi: float = Field(default=0.25, gt=0.0)
     anomaly_rate_factor: float = Field(default=10.0, gt=1.0)

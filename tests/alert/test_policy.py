@@ -194,6 +194,28 @@ def test_a_persisting_anomaly_escalates_while_the_burn_rate_rises():
     assert (alert.labels["alertname"], alert.labels["severity"]) == ("AnomalyEscalated", "page")
 
 
+@pytest.mark.parametrize(
+    ("minutes", "escalate_after", "alertname"),
+    [
+        ([1.5, 0.5], timedelta(minutes=2), "AnomalyEarlyWarning"),  # lasted 1 min of 2
+        ([2.5, 0.5], timedelta(minutes=2), "AnomalyEscalated"),  # lasted 2 min
+        ([1.5, 0.5], timedelta(minutes=1), "AnomalyEscalated"),  # lasted the 1 min asked
+    ],
+)
+def test_an_episode_escalates_once_it_has_lasted_escalate_after(minutes, escalate_after, alertname):
+    episodes = open_episodes(anomalies("errors", minutes), NOW, timedelta(minutes=30))
+    rising = status(w1h=2.0, w5m=8.0)
+    (alert,) = decide_alerts([rising], SLOS, episodes, NOW, LINKS, escalate_after)
+    assert alert.labels["alertname"] == alertname
+
+
+def test_a_window_without_events_neither_escalates_nor_fails():
+    # The engine reports None for a window that saw no events.
+    episodes = open_episodes(anomalies("errors", [5, 3, 1]), NOW, timedelta(minutes=30))
+    (alert,) = decide_alerts([status(w1h=None, w5m=None)], SLOS, episodes, NOW, LINKS)
+    assert alert.labels["alertname"] == "AnomalyEarlyWarning"
+
+
 def test_a_page_makes_the_early_warning_redundant():
     episodes = open_episodes(anomalies("errors", [0.5]), NOW, timedelta(minutes=30))
     firing = status((PAGE_FAST,), w1h=20, w5m=20)

@@ -7,10 +7,13 @@ import time
 import pandas as pd
 import pytest
 
-from tests.fixtures.prom_live import wait_for
+from tests.fixtures.prom_live import LATENCY, wait_for
 from tests.monitor.live import firing, incident, new_monitor, notifications, resolved
 
 pytestmark = pytest.mark.slow
+
+DRIFT = 'slopipe_retrains_total{trigger="drift"}'
+SCORED = "slopipe_monitor_samples_scored_total"
 
 
 def assert_each_notified_once(am) -> None:
@@ -59,6 +62,57 @@ def test_an_incident_pages_through_alertmanager_and_resolves_when_it_ends(tmp_pa
         assert metrics["slopipe_alerts_sent_total"] >= 2
         assert monitor.health().status_code == 200
         assert monitor.terminate() == 0  # SIGTERM: the cycle ends, the service exits cleanly
+    finally:
+        monitor.stop()
+
+
+def test_an_anomaly_on_an_slo_series_warns_early_then_escalates_as_the_burn_rises(
+    tmp_path, app, prom, am
+):
+    """Latency jumps but stays within the SLO (0.4 s, under 0.5 s): the model flags it, and
+    as no burn tier fires the webhook gets an early warning. Then requests get too slow
+    (0.6 s): 1-minute slices go bad, the 5m burn rate rises above the 1h one, and the
+    still open episode escalates to a page; the early warning resolves."""
+    monitor = new_monitor(
+        tmp_path / "home", prom, am, anomaly_group_seconds=30, escalate_after_seconds=5
+    )
+
+    def latency_alerts(alertname: str) -> list[dict]:
+        return [a for a in firing(am, alertname) if a["labels"]["slo"] == "api-latency"]
+
+    try:
+        monitor.start()
+        wait_for(lambda: monitor.metrics().get(SCORED), 60, "samples scored")
+        app.latency = 0.4
+        (warning,) = wait_for(lambda: latency_alerts("AnomalyEarlyWarning"), 90, "an early warning")
+        assert warning["labels"]["series"] == LATENCY
+        assert (warning["labels"]["severity"], warning["labels"]["tier"]) == (
+            "warning",
+            "early-warning",
+        )
+        assert float(warning["annotations"]["anomaly_score"]) > 0
+        assert not latency_alerts("AnomalyEscalated") and not firing(am, "SLOBurnRate")
+
+        app.latency = 0.6
+        (page,) = wait_for(lambda: latency_alerts("AnomalyEscalated"), 120, "an escalation")
+        assert (page["labels"]["severity"], page["labels"]["tier"]) == (
+            "page",
+            "anomaly-escalated",
+        )
+        assert page["labels"]["series"] == LATENCY
+        assert float(page["annotations"]["burn_rate"]) >= 1.0
+        # The escalation replaces the warning of the same episode.
+        wait_for(
+            lambda: [
+                a
+                for a in resolved(am, "AnomalyEarlyWarning")
+                if a["labels"]["slo"] == "api-latency"
+            ],
+            60,
+            "the early warning resolved",
+        )
+        assert_each_notified_once(am)
+        assert monitor.terminate() == 0
     finally:
         monitor.stop()
 
@@ -145,10 +199,6 @@ def test_faults_lose_no_alert_and_send_none_twice(tmp_path, app, prom, am):
     finally:
         monitor.stop()
     assert_scored_once(tmp_path / "home")
-
-
-DRIFT = 'slopipe_retrains_total{trigger="drift"}'
-SCORED = "slopipe_monitor_samples_scored_total"
 
 
 def drift_runs(uri: str) -> list:

@@ -68,7 +68,8 @@ class FiringTier:
 
 #: Severities in the order they outrank each other; any other severity ranks last.
 SEVERITY_ORDER = ("page", "ticket")
-#: An anomaly episode escalates once it spans at least this long while the burn rises.
+#: An anomaly episode escalates once it spans at least this long while the burn rises
+#: (the default of `monitor.escalate_after_seconds`).
 ESCALATE_AFTER = timedelta(minutes=2)
 
 
@@ -156,6 +157,7 @@ def decide_alerts(
     episodes: list[Episode],
     now: datetime,
     links: Links,
+    escalate_after: timedelta = ESCALATE_AFTER,
 ) -> list[Alert]:
     """Every alert that should be firing at `now`."""
     alerts, covered = [], set()
@@ -166,7 +168,7 @@ def decide_alerts(
             alerts.append(_burn_alert(status, context, tier, now, links))
         for episode in (e for e in episodes if e.series in context.series):
             covered.add(episode.series)
-            kind = "escalated" if _escalates(episode, status) else "early"
+            kind = "escalated" if _escalates(episode, status, escalate_after) else "early"
             if kind == "early" and tier:
                 continue  # the burn alert already says it; the anomaly adds nothing
             alerts.append(_anomaly_alert(kind, episode, status, context, links))
@@ -175,12 +177,12 @@ def decide_alerts(
     return alerts
 
 
-def _escalates(episode: Episode, status: SloStatus) -> bool:
+def _escalates(episode: Episode, status: SloStatus, escalate_after: timedelta) -> bool:
     """The episode has lasted a while and the SLO burns faster now than over the hour."""
-    short = status.burn_rates.get("5m", math.nan)
-    longer = status.burn_rates.get("1h", status.burn_rates.get("30m", math.nan))
+    short = _num(status.burn_rates.get("5m"))
+    longer = _num(status.burn_rates.get("1h", status.burn_rates.get("30m")))
     rising = _reaches(short, 1.0) and not (short <= longer)
-    return episode.last - episode.start >= ESCALATE_AFTER and rising
+    return episode.last - episode.start >= escalate_after and rising
 
 
 def _burn_alert(status, context, tier: FiringTier, now: datetime, links: Links) -> Alert:

@@ -163,10 +163,12 @@ class Monitor:
     def _alert(self, report, statuses, slos, now: datetime) -> None:
         settings = self.settings.monitor
         gap = timedelta(seconds=settings.anomaly_group_seconds)
-        recent = self.store.anomalies(since=now - 2 * gap)
+        escalate_after = timedelta(seconds=settings.escalate_after_seconds)
+        # Far enough back that an open episode can be seen lasting `escalate_after`.
+        recent = self.store.anomalies(since=now - 2 * gap - escalate_after)
         episodes = open_episodes(recent, now, gap)
         links = Links(self.settings.ui_url, settings.runbook_url)
-        desired = decide_alerts(statuses, slos, episodes, now, links)
+        desired = decide_alerts(statuses, slos, episodes, now, links, escalate_after)
         synced = outbox.sync(self.store, desired, now)
         report.alerts_firing = synced.firing
         report.alerts_opened, report.alerts_resolved = synced.opened, synced.resolved
