@@ -67,12 +67,16 @@ class MonitorSettings(BaseModel):
     """`slopipe monitor`: the cycle, its HTTP endpoints, alert delivery and retraining."""
 
     interval_seconds: float = Field(default=60.0, gt=0.0)
+    #: A series the lake does not hold yet is collected from this far back.
     collect_span_seconds: int = Field(default=600, gt=0)
     metrics_host: str = "127.0.0.1"
     metrics_port: int = 9464
     repost_seconds: float = Field(default=60.0, gt=0.0)
     backoff_max_seconds: float = Field(default=300.0, gt=0.0)
     anomaly_group_seconds: float = Field(default=1800.0, gt=0.0)
+    #: An anomaly episode on an SLO's series this long, while the SLO burns faster over 5m
+    #: than over 1h, escalates (AnomalyEscalated).
+    escalate_after_seconds: float = Field(default=120.0, gt=0.0)
     runbook_url: str = "https://runbooks.example/slopipe"
     drift_psi: float = Field(default=0.25, gt=0.0)
     anomaly_rate_factor: float = Field(default=10.0, gt=1.0)

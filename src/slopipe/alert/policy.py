@@ -1,21 +1,22 @@
 """The monitor's alert policy: which alerts should be firing now. Pure: no I/O, no clock.
 
-| alert               | severity | tier              | fires when                              |
-|---------------------|----------|-------------------|-----------------------------------------|
-| SLOBurnRate         | page     | page-1h (14.4)    | burn rate >= 14.4 over both 1h and 5m   |
-| SLOBurnRate         | page     | page-6h (6)       | burn rate >= 6 over both 6h and 30m     |
-| SLOBurnRate         | ticket   | ticket-1d (3)     | burn rate >= 3 over both 1d and 2h      |
-| SLOBurnRate         | ticket   | ticket-3d (1)     | burn rate >= 1 over both 3d and 6h      |
-| AnomalyEscalated    | page     | anomaly-escalated | an episode on a series an SLO reads     |
-|                     |          |                   | lasts while the 5m burn rate rises      |
-| AnomalyEarlyWarning | warning  | early-warning     | an episode on a series an SLO reads,    |
-|                     |          |                   | before any burn tier fires              |
-| AnomalyDetected     | info     | anomaly           | an episode on a series no SLO reads     |
+| alert               | severity   | tier              | fires when                            |
+|---------------------|------------|-------------------|---------------------------------------|
+| SLOBurnRate         | the tier's | the tier's name   | the SLO engine finds a burn-rate tier |
+|                     |            |                   | firing (`SloStatus.alerts`)           |
+| AnomalyEscalated    | page       | anomaly-escalated | an episode on a series an SLO reads   |
+|                     |            |                   | lasts while the 5m burn rate rises    |
+| AnomalyEarlyWarning | warning    | early-warning     | an episode on a series an SLO reads,  |
+|                     |            |                   | before any burn tier fires            |
+| AnomalyDetected     | info       | anomaly           | an episode on a series no SLO reads   |
 
-Tiers are the SRE Workbook's multi-window alerts for a 30-day budget; only the most severe
-firing tier of an SLO objective is raised. A tier whose windows the SLO engine does not report
-(a window as long as the SLO's, or `2h`) is not evaluated. TODO: read `TIERS` from the SLO
-engine's burn-rate catalogue once it is merged; the table here then goes away.
+Burn-rate tiers are the SLO engine's, evaluated there (`slopipe.slo.evaluate`): the catalogue
+of the SLO's period (`slopipe.slo.catalogue`; for 30 days page-fast 14.4 over 1h and 5m,
+page-slow 6 over 6h and 30m, ticket-fast 3 over 1d and 2h, ticket-slow 1 over 3d and 6h) or
+the SLO's own alert policies, minus the tiers it disables, plus the labels it adds to a tier.
+The policy computes no burn rate itself: of the tiers the engine found firing for an SLO
+objective it raises the most severe one (pages before tickets, then the engine's order,
+fastest first), with that tier's name, severity and extra labels.
 
 Anomalies are grouped into episodes (anomalies less than `group_gap` apart): an episode is one
 alert however many samples it holds, and it is open while its last anomaly is less than
@@ -37,21 +38,38 @@ from slopipe.slo.evaluate import SloStatus
 
 
 @dataclass(frozen=True)
-class Tier:
+class FiringTier:
+    """A burn-rate tier the SLO engine found firing, with its two windows' burn rates."""
+
     name: str
     severity: str
+    factor: float
     long_window: str
     short_window: str
-    factor: float
+    long_burn_rate: float
+    short_burn_rate: float
+    labels: Mapping[str, str]
+
+    @classmethod
+    def from_engine(cls, alert: Mapping) -> FiringTier:
+        """From one entry of `SloStatus.alerts`."""
+        long_rate, short_rate = alert["burn_rates"]
+        return cls(
+            name=alert["tier"],
+            severity=alert["severity"],
+            factor=float(alert["factor"]),
+            long_window=alert["long_window"],
+            short_window=alert["short_window"],
+            long_burn_rate=float(long_rate),
+            short_burn_rate=float(short_rate),
+            labels=dict(alert.get("labels") or {}),
+        )
 
 
-TIERS = (
-    Tier("page-1h", "page", "1h", "5m", 14.4),
-    Tier("page-6h", "page", "6h", "30m", 6.0),
-    Tier("ticket-1d", "ticket", "1d", "2h", 3.0),
-    Tier("ticket-3d", "ticket", "3d", "6h", 1.0),
-)
-#: An anomaly episode escalates once it spans at least this long while the burn rises.
+#: Severities in the order they outrank each other; any other severity ranks last.
+SEVERITY_ORDER = ("page", "ticket")
+#: An anomaly episode escalates once it spans at least this long while the burn rises
+#: (the default of `monitor.escalate_after_seconds`).
 ESCALATE_AFTER = timedelta(minutes=2)
 
 
@@ -80,14 +98,18 @@ class Episode:
     top_metrics: tuple[str, ...] = ()
 
 
-def firing_tier(burn_rates: Mapping[str, float], tiers=TIERS) -> Tier | None:
-    """The first (most severe) tier whose long and short burn rates both reach its factor."""
-    for tier in tiers:
-        long_rate = burn_rates.get(tier.long_window)
-        short_rate = burn_rates.get(tier.short_window)
-        if _reaches(long_rate, tier.factor) and _reaches(short_rate, tier.factor):
-            return tier
-    return None
+def firing_tier(status: SloStatus) -> FiringTier | None:
+    """The most severe tier the SLO engine found firing: pages before tickets, then the
+    engine's (catalogue) order, fastest first."""
+    if not status.alerts:
+        return None
+
+    def rank(position: int) -> tuple[int, int]:
+        severity = status.alerts[position]["severity"]
+        order = SEVERITY_ORDER.index(severity) if severity in SEVERITY_ORDER else 99
+        return order, position
+
+    return FiringTier.from_engine(status.alerts[min(range(len(status.alerts)), key=rank)])
 
 
 def _reaches(rate: float | None, factor: float) -> bool:
@@ -135,17 +157,18 @@ def decide_alerts(
     episodes: list[Episode],
     now: datetime,
     links: Links,
+    escalate_after: timedelta = ESCALATE_AFTER,
 ) -> list[Alert]:
     """Every alert that should be firing at `now`."""
     alerts, covered = [], set()
     for status in statuses:
         context = slos.get(status.name, SloContext("", ()))
-        tier = firing_tier(status.burn_rates)
+        tier = firing_tier(status)
         if tier:
             alerts.append(_burn_alert(status, context, tier, now, links))
         for episode in (e for e in episodes if e.series in context.series):
             covered.add(episode.series)
-            kind = "escalated" if _escalates(episode, status) else "early"
+            kind = "escalated" if _escalates(episode, status, escalate_after) else "early"
             if kind == "early" and tier:
                 continue  # the burn alert already says it; the anomaly adds nothing
             alerts.append(_anomaly_alert(kind, episode, status, context, links))
@@ -154,28 +177,29 @@ def decide_alerts(
     return alerts
 
 
-def _escalates(episode: Episode, status: SloStatus) -> bool:
+def _escalates(episode: Episode, status: SloStatus, escalate_after: timedelta) -> bool:
     """The episode has lasted a while and the SLO burns faster now than over the hour."""
-    short = status.burn_rates.get("5m", math.nan)
-    longer = status.burn_rates.get("1h", status.burn_rates.get("30m", math.nan))
+    short = _num(status.burn_rates.get("5m"))
+    longer = _num(status.burn_rates.get("1h", status.burn_rates.get("30m")))
     rising = _reaches(short, 1.0) and not (short <= longer)
-    return episode.last - episode.start >= ESCALATE_AFTER and rising
+    return episode.last - episode.start >= escalate_after and rising
 
 
-def _burn_alert(status, context, tier: Tier, now: datetime, links: Links) -> Alert:
-    burn = status.burn_rates[tier.short_window]
+def _burn_alert(status, context, tier: FiringTier, now: datetime, links: Links) -> Alert:
     labels = _labels("SLOBurnRate", context.service, status.name, context.series, tier.severity)
-    labels["tier"] = tier.name
+    labels = {**labels, "tier": tier.name, **tier.labels}
     summary = (
-        f"SLO {status.name} burns its error budget {burn:.1f}x too fast "
+        f"SLO {status.name} burns its error budget {tier.short_burn_rate:.1f}x too fast "
         f"({tier.long_window} and {tier.short_window} over {tier.factor:g})"
     )
     annotations = _annotations(summary, status, links)
     annotations["description"] = (
-        f"Objective {status.objective_ratio:.4%}; SLI {status.sli:.5f} over the window; "
-        f"burn rates {_rates(status.burn_rates)}."
+        f"Objective {status.objective_ratio:.4%}; SLI {_num(status.sli):.5f} over the window; "
+        f"tier {tier.name}: burn rate {tier.long_burn_rate:.2f} over {tier.long_window}, "
+        f"{tier.short_burn_rate:.2f} over {tier.short_window}; burn rates "
+        f"{_rates(status.burn_rates)}."
     )
-    return Alert("SLOBurnRate", tier.severity, labels, annotations, now)
+    return Alert("SLOBurnRate", labels["severity"], labels, annotations, now)
 
 
 def _anomaly_alert(kind, episode: Episode, status, context, links: Links) -> Alert:

@@ -1,7 +1,7 @@
 """Series names, and `query_range` reads for SLIs computed by Prometheus (`slo.sources`).
 
-`slopipe collect` reads raw samples with `raw`; this module's `fetch_series` reads values at a
-query step, which is what an SLI query such as `sum(rate(...))` gives.
+`slopipe collect` and the monitor read raw samples with `raw`; this module's `fetch_series`
+reads values at a query step, which is what an SLI query such as `sum(rate(...))` gives.
 """
 
 from __future__ import annotations
@@ -13,9 +13,8 @@ import httpx
 import numpy as np
 import pandas as pd
 
-from slopipe.collect.samples import empty_frame, make_frame
-from slopipe.config import PrometheusSettings
-from slopipe.errors import CollectError, ConfigError
+from slopipe.collect.samples import make_frame
+from slopipe.errors import CollectError
 
 log = logging.getLogger(__name__)
 
@@ -30,26 +29,6 @@ def series_name(metric: dict[str, str]) -> str:
 
 def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
-
-def query_range_source(
-    settings: PrometheusSettings, start: datetime, end: datetime
-) -> pd.DataFrame:
-    """Every series matching the configured selectors between `start` and `end`, at the
-    query step (values on a step grid, not raw samples: the monitor's live view).
-
-    TODO: the monitor moves to the raw-sample collector once scoring handles raw scrape
-    times without snapping them onto a grid.
-    """
-    if not settings.url:
-        raise ConfigError("prometheus.url is not set (SLOPIPE_PROMETHEUS__URL or config file)")
-    if not settings.selectors:
-        raise ConfigError("prometheus.selectors is empty: name at least one series selector")
-    frames = [empty_frame()]
-    with httpx.Client(base_url=settings.url, timeout=settings.timeout_seconds) as client:
-        for selector in settings.selectors:
-            frames.extend(fetch_series(client, selector, start, end, settings.step_seconds))
-    return pd.concat(frames, ignore_index=True)
 
 
 def query_range(

@@ -1,48 +1,46 @@
-"""The monitor's collect step: what is new in Prometheus, appended to the lake.
+"""The monitor's collect step: each cycle, the raw-sample collector of `slopipe collect`.
 
-TODO: this reads `query_range` values on a step-aligned grid through the first Prometheus
-source; it goes away when the incremental raw-sample collector (issue 3) is merged, and
-`collect_new` then calls it instead.
+Every series the monitor's selectors match is read from its own watermark (its newest sample
+in the lake) up to the cycle's time, and its raw samples are appended as Prometheus stores
+them, at their scrape times: the rows `slopipe collect` writes. Scoring puts them on a grid
+itself (`slopipe.prepare`); the SLO engine reads them at their own times.
+
+- A series the lake does not hold yet is read from `monitor.collect_span_seconds` back.
+- A failed request fails the whole step and nothing is retried within the cycle: the next
+  cycle is the retry. What was committed before the failure stays, and each series
+  continues from its watermark, so an outage is caught up and no sample is stored twice.
+- `collected_until` (SLO store state) is the end of the last successful collection; the gap
+  on `/metrics` is measured from it.
 """
 
 from __future__ import annotations
 
-import logging
-import math
 from datetime import UTC, datetime, timedelta
 
-from slopipe.collect.prometheus import query_range_source
-from slopipe.collect.samples import split_finite
-from slopipe.config import Settings
+from slopipe.collect.raw import collect_into
+from slopipe.config import PrometheusSettings, Settings
 from slopipe.lake import Lake
 from slopipe.slo.store import SloStore
 
-log = logging.getLogger(__name__)
-
 COLLECTED_UNTIL = "collected_until"
-#: Prometheus answers at most 11,000 points per series and query.
-MAX_POINTS = 10_000
+SECONDS_PER_DAY = 86_400
 
 
 def collect_new(settings: Settings, lake: Lake, store: SloStore, now: datetime) -> int:
-    """Store what Prometheus has between the last collection and `now`; return new rows.
+    """Store what Prometheus holds after each series' watermark up to `now`; return new rows.
 
-    The grid is aligned to whole steps so that the same instant is asked for in every
-    cycle and appends stay idempotent. After an outage the span reaches back to the last
-    successful collection (at most `MAX_POINTS` steps), so the gap is filled.
+    Raises `CollectError` when Prometheus does not answer, `LakeError` when another writer
+    holds the lake.
     """
-    step = settings.prometheus.step_seconds
-    end = math.floor(now.timestamp() / step) * step - step
-    start = end - settings.monitor.collect_span_seconds
-    until = store.get_state(COLLECTED_UNTIL)
-    if until:
-        start = min(start, float(until) - step)
-    start = max(start, end - MAX_POINTS * step)
-    frame = query_range_source(settings.prometheus, _at(start), _at(end))
-    samples, _ = split_finite(frame)
-    added = lake.append(samples)
-    store.set_state({COLLECTED_UNTIL: str(end)})
-    return added
+    result = collect_into(lake, monitor_prometheus(settings), until=now)
+    store.set_state({COLLECTED_UNTIL: str(now.timestamp())})
+    return result.new_samples
+
+
+def monitor_prometheus(settings: Settings) -> PrometheusSettings:
+    """The configured Prometheus, with the monitor's reach for new series and no retries."""
+    span_days = settings.monitor.collect_span_seconds / SECONDS_PER_DAY
+    return settings.prometheus.model_copy(update={"lookback_days": span_days, "retries": 0})
 
 
 def _at(seconds: float) -> datetime:

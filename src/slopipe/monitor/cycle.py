@@ -17,7 +17,7 @@ from slopipe.alert import outbox
 from slopipe.alert.policy import Links, SloContext, decide_alerts, open_episodes
 from slopipe.config import Settings
 from slopipe.detect.model import AnomalyModel
-from slopipe.errors import CollectError, ConfigError, SlopipeError
+from slopipe.errors import CollectError, ConfigError, LakeError, SlopipeError
 from slopipe.lake import Lake
 from slopipe.monitor.collecting import collect_new, gap_seconds
 from slopipe.monitor.metrics import MonitorMetrics
@@ -109,7 +109,7 @@ class Monitor:
     def _collect(self, report: CycleReport, now: datetime) -> None:
         try:
             report.collected = collect_new(self.settings, self.lake, self.store, now)
-        except CollectError as err:
+        except (CollectError, LakeError) as err:
             report.collect_error = str(err)
             self.metrics.collect_errors.inc()
             log.warning("collect failed, scoring what the lake holds; retried next cycle: %s", err)
@@ -163,10 +163,12 @@ class Monitor:
     def _alert(self, report, statuses, slos, now: datetime) -> None:
         settings = self.settings.monitor
         gap = timedelta(seconds=settings.anomaly_group_seconds)
-        recent = self.store.anomalies(since=now - 2 * gap)
+        escalate_after = timedelta(seconds=settings.escalate_after_seconds)
+        # Far enough back that an open episode can be seen lasting `escalate_after`.
+        recent = self.store.anomalies(since=now - 2 * gap - escalate_after)
         episodes = open_episodes(recent, now, gap)
         links = Links(self.settings.ui_url, settings.runbook_url)
-        desired = decide_alerts(statuses, slos, episodes, now, links)
+        desired = decide_alerts(statuses, slos, episodes, now, links, escalate_after)
         synced = outbox.sync(self.store, desired, now)
         report.alerts_firing = synced.firing
         report.alerts_opened, report.alerts_resolved = synced.opened, synced.resolved
@@ -196,5 +198,6 @@ class Monitor:
             labels = {"slo": status.name, "objective": status.objective_name}
             m.budget_remaining.labels(**labels).set(status.error_budget_remaining)
             for window, rate in status.burn_rates.items():
-                # None: nothing observed in that window yet; NaN says "unknown"
-                m.burn_rate.labels(window=window, **labels).set(math.nan if rate is None else rate)
+                # No events in the window: no burn rate, shown as NaN.
+                value = math.nan if rate is None else rate
+                m.burn_rate.labels(window=window, **labels).set(value)
