@@ -60,7 +60,7 @@ def test_postgres_store_mlflow_server_and_alertmanager_all_take_part(tmp_path, p
                 "timestamp": pd.date_range("2024-01-01", periods=300, freq="1min").strftime(
                     "%Y-%m-%dT%H:%M:%SZ"
                 ),
-                "series": "x",
+                "series": "cpu_utilization",
                 "value": [1.0] * 299 + [50.0],
             }
         )
