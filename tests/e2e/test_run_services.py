@@ -61,7 +61,7 @@ def test_postgres_store_mlflow_server_and_alertmanager_all_take_part(tmp_path, p
                     "%Y-%m-%dT%H:%M:%SZ"
                 ),
                 "series": "cpu_utilization",
-                "value": [1.0] * 299 + [50.0],
+                "value": [0.3 + (i % 7) * 0.01 for i in range(299)] + [5.0],
             }
         )
         scores = model.predict(sample)

@@ -22,6 +22,10 @@ serve` and `mlflow models serve` score with it. Contract:
   (bar a new range) and the baseline is noisier.
 - A series without a forest is a `DetectError` that names it: a forest of another series
   would judge values in the wrong unit. Train a new version that includes it.
+
+A forest gives every value beyond its training range the same raw score, however far
+beyond; such values are caught by the new-range stage, which needs history that varies (a
+constant history has no range to leave).
 """
 
 from __future__ import annotations
