@@ -44,17 +44,7 @@ def score_new(
 ) -> ScoreResult:
     """Score rows after each series' watermark (or after `first_start` when it has none)."""
     marks = store.watermarks()
-    unknown = sorted(set(first_start) - set(model.series))
-    if unknown and (model_version, tuple(unknown)) not in _WARNED:
-        _WARNED.add((model_version, tuple(unknown)))
-        log.warning(
-            "model version %s has no forest for %d series (%s): not scored until a training "
-            "run includes them",
-            model_version,
-            len(unknown),
-            ", ".join(unknown[:5]),
-        )
-    known = [s for s in first_start if s in model.forests]
+    known = _known_series(model, model_version, first_start)
     after = {s: pd.Timestamp(marks.get(s, first_start[s])) for s in known}
     scored = _score_after(lake, model, after)
     until, log_rows = {}, []
@@ -80,6 +70,21 @@ def score_new(
     last = scored.sort_values("timestamp").groupby("series")["anomaly_score"].last()
     latest = {str(k): float(v) for k, v in last.items()}
     return ScoreResult(len(scored), len(flagged), new, flagged, latest)
+
+
+def _known_series(model: AnomalyModel, model_version: str, names) -> list[str]:
+    """The series the model has a forest for; a warning (once per version) names the rest."""
+    unknown = sorted(set(names) - set(model.series))
+    if unknown and (model_version, tuple(unknown)) not in _WARNED:
+        _WARNED.add((model_version, tuple(unknown)))
+        log.warning(
+            "model version %s has no forest for %d series (%s): not scored until a training "
+            "run includes them",
+            model_version,
+            len(unknown),
+            ", ".join(unknown[:5]),
+        )
+    return [s for s in names if s not in unknown]
 
 
 def _score_after(lake: Lake, model: AnomalyModel, after: dict[str, pd.Timestamp]) -> pd.DataFrame:
