@@ -1,11 +1,13 @@
 """The pipeline's registered model beside the streaming detector, on the same held-out span.
 
-`slopipe run` registers `AnomalyModel` (one Isolation Forest over every series' features,
-fitted once on the older 70 % of each series); `slopipe evaluate` measures the streaming
-detector (`slopipe.detect.streaming`: a forest per series refit on a trailing window,
-calibrated). A third column is a candidate for the pipeline: the streaming detector with its
-forest fitted once per series on the trailing training rows and frozen, the calibration and
-filters still following the series. This scores all three on the newest 30 % of each series
+`slopipe run` registers `AnomalyModel` (`slopipe.detect.model`: a forest per series fitted
+once on its trailing training rows and frozen, the streaming detector's calibration and
+filters following the series) and its validation gate scores the held-out span as
+`held_out_scores` does; `slopipe evaluate` measures the streaming detector
+(`slopipe.detect.streaming`: a forest per series refit on a trailing window, calibrated).
+The plain forest is the model `slopipe run` registered before, kept as a baseline: one
+Isolation Forest over every series' scale-free features, flagging above the 99.7th
+percentile of its training scores. This scores all three on the newest 30 % of each series
 of a CSV folder with NAB's labels, with the measures a training run logs
 (`slopipe.detect.labelled`), in one run.
 
@@ -19,6 +21,7 @@ import json
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from sklearn.ensemble import IsolationForest
 
@@ -26,11 +29,13 @@ from slopipe.collect.csv_files import read_csv_source
 from slopipe.detect.labelled import holdout_measures, intervals_from_nab
 from slopipe.detect.model import AnomalyModel
 from slopipe.detect.nab_files import read_window_labels
-from slopipe.detect.streaming import StreamingConfig, postprocess, score_series, seasonal_features
-from slopipe.prepare import build_features, prepare
+from slopipe.detect.streaming import StreamingConfig, score_series
+from slopipe.prepare import FEATURES, build_features, prepare
+from slopipe.training import held_out_scores
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "nab"
 HOLDOUT_FRACTION = 0.3
+PLAIN_CONTAMINATION = 0.003  # the share of training rows the plain forest's threshold flags
 
 
 def main() -> None:
@@ -43,9 +48,9 @@ def main() -> None:
     features = build_features(prepare(read_csv_source(args.data))[0])
     train, held = split(features)
     results = {
-        "pipeline model": pipeline_model(train, held),
+        "plain forest": plain_forest(train, held),
+        "pipeline model": pipeline_model(train, held, features),
         "streaming": streaming(held, features),
-        "frozen forest": frozen_forest(held, features),
     }
     table = {
         name: holdout_measures(r["scores"], r["threshold"], intervals) | {"seconds": r["seconds"]}
@@ -64,48 +69,38 @@ def split(features: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return features[~held], features[held]
 
 
-def pipeline_model(train: pd.DataFrame, held: pd.DataFrame) -> dict:
+def plain_forest(train: pd.DataFrame, held: pd.DataFrame) -> dict:
+    """The baseline: one forest of 200 trees over every series' scale-free features."""
+    started = time.perf_counter()
+    forest = IsolationForest(n_estimators=200, random_state=0, n_jobs=1)
+    forest.fit(train[FEATURES].to_numpy(float))
+    train_scores = -forest.score_samples(train[FEATURES].to_numpy(float))
+    threshold = float(np.quantile(train_scores, 1.0 - PLAIN_CONTAMINATION))
+    scores = held[["series", "timestamp"]].assign(
+        anomaly_score=-forest.score_samples(held[FEATURES].to_numpy(float))
+    )
+    seconds = time.perf_counter() - started
+    return {"scores": scores, "threshold": threshold, "seconds": seconds}
+
+
+def pipeline_model(train: pd.DataFrame, held: pd.DataFrame, features: pd.DataFrame) -> dict:
+    """Fitted and scored as `slopipe run` does: the held-out rows with their history."""
     started = time.perf_counter()
     model = AnomalyModel().fit(train)
-    scores = model.score_features(held)
+    split = held.groupby("series")["timestamp"].min().to_dict()
+    scores = held_out_scores(model, features, split)
     seconds = time.perf_counter() - started
-    return {"scores": scores, "threshold": model.threshold, "seconds": seconds}
+    return {"scores": scores, "threshold": model.config.flag_threshold, "seconds": seconds}
 
 
 def streaming(held: pd.DataFrame, features: pd.DataFrame) -> dict:
     """Each whole series in time order (the detector is causal), its held-out rows kept."""
-    return per_series(
-        held,
-        features,
-        lambda stamps, values, n_train, config: score_series(stamps, values, config)[0],
-    )
-
-
-def frozen_forest(held: pd.DataFrame, features: pd.DataFrame) -> dict:
-    """One forest per series on its last `train_rows` training rows, scoring the whole
-    series; the likelihood, run filter, new-range and quiet stages as the streaming
-    detector runs them."""
-
-    def score(stamps, values, n_train, config):
-        matrix = seasonal_features(stamps, values)
-        forest = IsolationForest(n_estimators=config.n_trees, random_state=config.seed)
-        forest.fit(matrix[max(0, n_train - config.train_rows) : n_train])
-        return postprocess(stamps, values, -forest.score_samples(matrix), config)[0]
-
-    return per_series(held, features, score)
-
-
-def per_series(held: pd.DataFrame, features: pd.DataFrame, score) -> dict:
-    """`score(stamps, values, training_rows, config)` over each whole series, timed; the
-    held-out rows' scores kept."""
     started = time.perf_counter()
     config = StreamingConfig()
     parts = []
-    for series, rows in features.groupby("series"):
+    for _, rows in features.groupby("series"):
         stamps = rows["timestamp"].dt.tz_convert(None).to_numpy("datetime64[ns]")
-        held_stamps = held.loc[held["series"] == series, "timestamp"]
-        n_train = int((~rows["timestamp"].isin(held_stamps)).sum())
-        anomaly_score = score(stamps, rows["value"].to_numpy(float), n_train, config)
+        anomaly_score, _ = score_series(stamps, rows["value"].to_numpy(float), config)
         parts.append(rows[["series", "timestamp"]].assign(anomaly_score=anomaly_score))
     scores = pd.concat(parts).merge(held[["series", "timestamp"]])
     seconds = time.perf_counter() - started

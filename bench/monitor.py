@@ -76,7 +76,8 @@ def cycle(series: int, cycles: int) -> dict:
     from tests.fixtures.prom_live import latency_history, prometheus
 
     from slopipe.config import load_settings
-    from slopipe.detect.model import AnomalyModel, features_from_samples
+    from slopipe.detect.model import AnomalyModel, prepared_rows
+    from slopipe.detect.streaming import StreamingConfig
     from slopipe.monitor.cycle import Monitor
     from slopipe.pipeline import example_rows
     from slopipe.registry.mlflow_registry import Registry
@@ -108,7 +109,7 @@ def cycle(series: int, cycles: int) -> dict:
             settings.home.mkdir(parents=True)
             history = latency_history(pd.Timestamp.now(tz="UTC"), hours=1.1)
             reg = Registry(settings)
-            model = AnomalyModel(n_estimators=50).fit(features_from_samples(history))
+            model = AnomalyModel(StreamingConfig(n_trees=50)).fit(prepared_rows(history))
             version = reg.log_candidate(model, {}, {}, example_rows(history)).version
             reg.promote(version, "bench")
             time.sleep(5)
@@ -138,7 +139,8 @@ def serve(seconds: float, concurrency: int) -> dict:
     from tests.fixtures.services import free_port, process_group, wait_until_ready
 
     from slopipe.config import load_settings
-    from slopipe.detect.model import AnomalyModel, features_from_samples
+    from slopipe.detect.model import AnomalyModel, prepared_rows
+    from slopipe.detect.streaming import StreamingConfig
     from slopipe.pipeline import example_rows
     from slopipe.registry.mlflow_registry import Registry
 
@@ -151,7 +153,7 @@ def serve(seconds: float, concurrency: int) -> dict:
         settings.home.mkdir(parents=True)
         history = latency_history(pd.Timestamp("2024-01-01", tz="UTC"), hours=1.1)
         reg = Registry(settings)
-        model = AnomalyModel(n_estimators=50).fit(features_from_samples(history))
+        model = AnomalyModel(StreamingConfig(n_trees=50)).fit(prepared_rows(history))
         reg.promote(reg.log_candidate(model, {}, {}, example_rows(history)).version, "bench")
         request = history.tail(120).assign(
             timestamp=lambda f: f["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -106,6 +106,8 @@ class Settings(BaseSettings):
     ui_editors: dict[str, str] = Field(default_factory=dict)
     model_name: str = "slopipe-anomaly"
     holdout_fraction: float = Field(default=0.3, gt=0.0, lt=1.0)
+    #: Expected share of anomalous samples; the monitor's anomaly_rate trigger fires at
+    #: `monitor.anomaly_rate_factor` times it.
     contamination: float = Field(default=0.003, gt=0.0, le=0.5)
     false_alarms_per_day: float = Field(default=2.0, ge=0.0)
     #: NAB labels (combined_windows.json) of the series, for the training runs' NAB metrics.

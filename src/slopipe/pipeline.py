@@ -277,7 +277,8 @@ def slos_by_service(store: SloStore) -> dict[str, list[str]]:
     return found
 
 
-#: Fewer samples than this cannot train a model (it needs 50 feature rows after the holdout).
+#: Fewer samples than this cannot train a model, refused before anything is stored; training
+#: then needs `StreamingConfig.min_train_rows` (288) rows of one series before the holdout.
 MIN_SAMPLES = 100
 
 

@@ -2,9 +2,10 @@
 
 `train_and_gate` is the train and validate stages of `slopipe run`, and what a retraining
 trigger of `slopipe monitor` runs: the newest `holdout_fraction` of each series is held
-out; the model is fitted on the rest and logged (parameters, metrics, plots, and NAB and
-event metrics where labels exist) as a new registered version aliased `challenger`; the
-gate compares its flags on the held-out span with the slices that burned SLO budget, and
+out; the model (`slopipe.detect.model`, a forest per series) is fitted on the rest and
+logged (parameters, metrics, plots, and NAB and event metrics where labels exist) as a new
+registered version aliased `challenger`; the gate compares its flags on the held-out span,
+scored with the training rows as context, with the slices that burned SLO budget, and
 moves `champion` only when it passes.
 """
 
@@ -20,9 +21,9 @@ import pandas as pd
 
 from slopipe.config import Settings
 from slopipe.detect import labelled
-from slopipe.detect.model import AnomalyModel
+from slopipe.detect.model import FEATURES, AnomalyModel
 from slopipe.detect.nab_files import read_window_labels
-from slopipe.prepare import FEATURES
+from slopipe.errors import RegistryError
 from slopipe.registry.mlflow_registry import RegisteredModel, Registry
 from slopipe.registry.plots import score_histogram, series_figure
 from slopipe.registry.validate import GateDecision, SloSlices, decide, with_feedback
@@ -64,12 +65,22 @@ def train_and_gate(
     `SloStore.feedback()` gives them) joins the gate's labels.
     """
     split = _holdout_split(features, settings.holdout_fraction)
-    train, holdout = _split_rows(features, split)
-    model = AnomalyModel(contamination=settings.contamination).fit(train)
-    held_scores = model.score_features(holdout)
+    train, _ = _split_rows(features, split)
+    model = AnomalyModel().fit(train)
+    if model.training["too_short"]:
+        log.warning(
+            "no forest for %d series with fewer than %d training rows (%s): they are not "
+            "scored until a later training run has more of them",
+            len(model.training["too_short"]),
+            model.config.min_train_rows,
+            ", ".join(sorted(model.training["too_short"])[:5]),
+        )
+    held_scores = held_out_scores(model, features, split)
     params = _params(model, train)
-    metrics = {"train_rows": len(train), "holdout_rows": len(holdout)}
-    metrics |= labelled_measures(settings, features, held_scores, model.threshold, feedback)
+    metrics = {"train_rows": len(train), "holdout_rows": len(held_scores)}
+    metrics |= labelled_measures(
+        settings, features, held_scores, model.config.flag_threshold, feedback
+    )
     if trigger:
         params["trigger"] = trigger["name"]
         metrics |= {f"trigger_{k}": v for k, v in trigger.get("figures", {}).items()}
@@ -80,24 +91,26 @@ def train_and_gate(
         example=example,
         figures={
             "series_with_anomalies.png": series_figure(held_scores, max_series=12),
-            "score_distribution.png": score_histogram(held_scores, model.threshold),
+            "score_distribution.png": score_histogram(held_scores, model.config.flag_threshold),
         },
         documents={
             "features.json": {"features": FEATURES},
             "series.json": {
-                "series": model.training["series"],
+                "series": model.series,
                 "holdout_from": {k: v.isoformat() for k, v in split.items()},
             },
         },
     )
 
     on_stage("validate")
-    champion = registry.champion()
-    champion_model = registry.load(champion) if champion else None
+    champion, champion_model = _champion(registry)
+    champion_flags = None
+    if champion_model is not None:
+        champion_flags = _flags(held_out_scores(champion_model, features, split))
     decision = decide(
         with_feedback(_gate_slices(statuses, slo_series, split), feedback),
-        _flags(model, holdout),
-        _flags(champion_model, holdout) if champion_model else None,
+        _flags(held_scores),
+        champion_flags,
         false_alarms_per_day=settings.false_alarms_per_day,
     )
     registry.note(candidate.version, "validation", decision.reason)
@@ -143,9 +156,37 @@ def _split_rows(features: pd.DataFrame, split: dict[str, datetime]):
     return features[~held].reset_index(drop=True), features[held].reset_index(drop=True)
 
 
-def _flags(model: AnomalyModel | None, rows: pd.DataFrame) -> pd.DataFrame:
-    scored = model.score_features(rows)
-    return scored[scored["is_anomaly"]][["series", "timestamp"]]
+def held_out_scores(
+    model: AnomalyModel, rows: pd.DataFrame, split: dict[str, datetime]
+) -> pd.DataFrame:
+    """The model's scores of the held-out rows of the series it knows.
+
+    Each series is scored from `model.history` before its split, so the calibration has
+    the training rows as context; only the held-out rows' scores are kept.
+    """
+    known = [s for s in model.series if s in split]
+    starts = {s: pd.Timestamp(split[s]) - model.history(s) for s in known}
+    begins = rows["series"].map(starts)
+    context = rows[begins.notna() & (rows["timestamp"] >= begins)]
+    scores = model.score_rows(context)
+    held = scores["timestamp"] >= scores["series"].map(lambda s: pd.Timestamp(split[s]))
+    return scores[held].reset_index(drop=True)
+
+
+def _champion(registry: Registry) -> tuple[RegisteredModel | None, AnomalyModel | None]:
+    """The champion and its model; an unloadable champion counts as none, with a warning."""
+    champion = registry.champion()
+    if champion is None:
+        return None, None
+    try:
+        return champion, registry.load(champion)
+    except RegistryError as err:
+        log.warning("the candidate is judged without the champion, which cannot load: %s", err)
+        return None, None
+
+
+def _flags(scored: pd.DataFrame) -> pd.DataFrame:
+    return scored[scored["is_anomaly"].astype(bool)][["series", "timestamp"]]
 
 
 def _gate_slices(
@@ -178,13 +219,11 @@ def _gate_slices(
 
 
 def _params(model: AnomalyModel, train: pd.DataFrame) -> dict:
-    return {
-        "n_estimators": model.n_estimators,
-        "contamination": model.contamination,
-        "seed": model.seed,
+    return model.params() | {
+        "detector": "per-series isolation forest, frozen at training",
         "train_start": str(train["timestamp"].min()),
         "train_end": str(train["timestamp"].max()),
-        "series": len(model.training["series"]),
+        "series": len(model.series),
     }
 
 

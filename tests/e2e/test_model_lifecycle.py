@@ -32,12 +32,12 @@ def two_runs(tmp_path_factory) -> Path:
 
 
 def spike_samples() -> pd.DataFrame:
+    """Ten hours of a series the demo champion has a forest for, with one spike."""
     times = pd.date_range("2024-01-01", periods=600, freq="1min", tz="UTC")
     values = [5.0 + (i % 7) * 0.1 for i in range(600)]
     values[550] = 60.0
-    return pd.DataFrame(
-        {"timestamp": times.strftime("%Y-%m-%dT%H:%M:%SZ"), "series": "x", "value": values}
-    )
+    stamps = times.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return pd.DataFrame({"timestamp": stamps, "series": "cpu_utilization", "value": values})
 
 
 def test_mlflow_models_serve_answers_with_the_champions_scores(two_runs, tmp_path):

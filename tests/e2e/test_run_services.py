@@ -60,8 +60,8 @@ def test_postgres_store_mlflow_server_and_alertmanager_all_take_part(tmp_path, p
                 "timestamp": pd.date_range("2024-01-01", periods=300, freq="1min").strftime(
                     "%Y-%m-%dT%H:%M:%SZ"
                 ),
-                "series": "x",
-                "value": [1.0] * 299 + [50.0],
+                "series": "cpu_utilization",
+                "value": [0.3 + (i % 7) * 0.01 for i in range(299)] + [5.0],
             }
         )
         scores = model.predict(sample)

@@ -85,7 +85,8 @@ spec:
 def prepare_home(home: Path, config: dict) -> None:
     """A home with 2.1 hours of latency history, the SLOs, and a champion trained on it."""
     from slopipe.config import load_settings
-    from slopipe.detect.model import AnomalyModel, features_from_samples
+    from slopipe.detect.model import AnomalyModel, prepared_rows
+    from slopipe.detect.streaming import StreamingConfig
     from slopipe.lake import Lake
     from slopipe.pipeline import example_rows
     from slopipe.registry.mlflow_registry import Registry
@@ -102,7 +103,7 @@ def prepare_home(home: Path, config: dict) -> None:
     SloStore(settings.slo_db_url).apply(
         [(d.name, doc) for d, doc in definitions], author="test", reason="test"
     )
-    model = AnomalyModel(n_estimators=50).fit(features_from_samples(history))
+    model = AnomalyModel(StreamingConfig(n_trees=50)).fit(prepared_rows(history))
     registry = Registry(settings)
     candidate = registry.log_candidate(
         model, params={"trigger": "test setup"}, metrics={}, example=example_rows(history)

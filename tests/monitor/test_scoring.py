@@ -4,7 +4,8 @@ import numpy as np
 import pandas as pd
 
 from slopipe.collect.samples import make_frame
-from slopipe.detect.model import AnomalyModel, features_from_samples
+from slopipe.detect.model import AnomalyModel, prepared_rows
+from slopipe.detect.streaming import StreamingConfig
 from slopipe.lake import Lake
 from slopipe.monitor.scoring import score_new
 from slopipe.slo.store import SloStore
@@ -21,7 +22,7 @@ def test_samples_are_scored_once_across_runs(tmp_path):
     store = SloStore(f"sqlite:///{tmp_path / 'slo.db'}")
     history = minutes("2024-01-01", 2 * 1440, seed=1)
     lake.append(history)
-    model = AnomalyModel().fit(features_from_samples(history))
+    model = AnomalyModel(StreamingConfig(n_trees=50)).fit(prepared_rows(history))
     start = {"cpu": pd.Timestamp("2024-01-02", tz="UTC").to_pydatetime()}
 
     first = score_new(lake, store, model, "1", start)
@@ -33,3 +34,22 @@ def test_samples_are_scored_once_across_runs(tmp_path):
     assert third.scored == 60
     assert store.watermarks()["cpu"] == pd.Timestamp("2024-01-03 00:59", tz="UTC")
     assert store.count("anomalies") == first.anomalies + third.anomalies
+
+
+def test_each_series_is_scored_with_its_history_window_and_unknown_series_wait(tmp_path, caplog):
+    lake = Lake(tmp_path / "lake")
+    store = SloStore(f"sqlite:///{tmp_path / 'slo.db'}")
+    history = minutes("2024-01-01", 3 * 1440, seed=1)
+    lake.append(pd.concat([history, minutes("2024-01-01", 3 * 1440, seed=3).assign(series="new")]))
+    model = AnomalyModel(StreamingConfig(n_trees=50)).fit(prepared_rows(history.head(2000)))
+    mark = pd.Timestamp("2024-01-03 12:00", tz="UTC")
+
+    result = score_new(lake, store, model, "1", {"cpu": mark, "new": mark})
+
+    # A day and 2,028 one-minute rows before the watermark: the window the model asks for.
+    window = history[history["timestamp"] >= mark - model.history("cpu")]
+    expected = model.score(window)
+    assert model.history("cpu") == pd.Timedelta(minutes=1440 + 2028)
+    assert result.scored == 719 and set(store.watermarks()) == {"cpu"}
+    assert result.latest_scores == {"cpu": expected["anomaly_score"].iloc[-1]}
+    assert "no forest for 1 series (new)" in caplog.text

@@ -11,17 +11,19 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
-from slopipe.detect.model import AnomalyModel, features_from_samples
+from slopipe.detect.model import AnomalyModel, prepared_rows
+from slopipe.detect.streaming import StreamingConfig
 from slopipe.serve.app import create_app, registry_loader
 from tests.fixtures.services import mlflow_models_serve
 
 VENV_BIN = str(Path(sys.executable).parent)
 
 
-def samples(series: str = "x", count: int = 600, spike_at: int = 550) -> pd.DataFrame:
+def samples(series: str = "x", count: int = 600, spike_at: int | None = 550) -> pd.DataFrame:
     times = pd.date_range("2024-01-01", periods=count, freq="1min", tz="UTC")
     values = 5.0 + np.random.default_rng(0).normal(0, 0.2, count)
-    values[spike_at] = 60.0
+    if spike_at is not None:
+        values[spike_at] = 60.0
     return pd.DataFrame(
         {"timestamp": times.strftime("%Y-%m-%dT%H:%M:%SZ"), "series": series, "value": values}
     )
@@ -29,7 +31,9 @@ def samples(series: str = "x", count: int = 600, spike_at: int = 550) -> pd.Data
 
 @pytest.fixture(scope="module")
 def model() -> AnomalyModel:
-    return AnomalyModel(n_estimators=50).fit(features_from_samples(samples()))
+    """Trained on spike-free history of the series the tests send."""
+    calm = pd.concat([samples(name, spike_at=None) for name in ("x", "a", "b")])
+    return AnomalyModel(StreamingConfig(n_trees=50)).fit(prepared_rows(calm))
 
 
 def body(frame: pd.DataFrame) -> dict:
@@ -38,16 +42,18 @@ def body(frame: pd.DataFrame) -> dict:
 
 def test_scores_samples_of_several_series_and_flags_the_spike(model):
     client = TestClient(create_app(lambda: ("7", model)))
-    both = pd.concat([samples("a"), samples("b", spike_at=500)], ignore_index=True)
+    both = pd.concat([samples("a"), samples("b", spike_at=570)], ignore_index=True)
     answer = client.post("/score", json=body(both))
     assert answer.status_code == 200, answer.text
     result = answer.json()
     assert result["model_version"] == "7"
     scores = pd.DataFrame(result["scores"])
     assert len(scores) == 1200 and set(scores["series"]) == {"a", "b"}
-    top = scores.loc[scores.groupby("series")["anomaly_score"].idxmax()]
-    assert list(top["timestamp"]) == ["2024-01-01T09:10:00Z", "2024-01-01T08:20:00Z"]
-    assert top["is_anomaly"].all()
+    spikes = scores.set_index(["series", "timestamp"]).loc[
+        [("a", "2024-01-01T09:10:00Z"), ("b", "2024-01-01T09:30:00Z")]
+    ]
+    assert spikes["is_anomaly"].all()
+    assert (spikes["anomaly_score"] == 1.0).all()  # a value far beyond the range seen
 
 
 @pytest.mark.parametrize(
@@ -60,6 +66,11 @@ def test_a_token_guards_scoring(model, header, status):
     assert client.post("/score", json=body(samples()), headers=headers).status_code == status
     assert client.get("/healthz").status_code == 200
     assert client.get("/openapi.json").json()["paths"]["/score"]["post"]
+
+
+def test_a_series_the_champion_has_no_forest_for_is_refused_by_name(model):
+    answer = TestClient(create_app(lambda: ("1", model))).post("/score", json=body(samples("z")))
+    assert answer.status_code == 422 and "no forest for series z" in answer.json()["detail"]
 
 
 def test_oversized_bodies_are_refused_before_scoring(model):

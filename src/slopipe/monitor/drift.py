@@ -10,6 +10,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from slopipe.errors import DetectError
+from slopipe.prepare import build_features, prepare
+
 EPSILON = 1e-4
 #: Features are z-scores; a reference spread (IQR) under this is treated as constant, and
 #: recent values are only told apart when they leave the reference median by `WIDE_BIN`.
@@ -52,6 +55,21 @@ def _shares(values: np.ndarray, inner_edges: np.ndarray) -> np.ndarray:
         np.searchsorted(inner_edges, values, side="right"), minlength=len(inner_edges) + 1
     )
     return np.clip(counts / counts.sum(), EPSILON, None)
+
+
+def drift_features(samples: pd.DataFrame) -> pd.DataFrame:
+    """The scale-free features (`slopipe.prepare.FEATURES`) of raw samples (timestamp,
+    series, value, optional kind), whose distributions the drift trigger compares."""
+    missing = [c for c in ("timestamp", "series", "value") if c not in samples.columns]
+    if missing:
+        raise DetectError(f"samples lack column(s) {', '.join(missing)}")
+    frame = samples.copy()
+    frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True)
+    frame["value"] = pd.to_numeric(frame["value"], errors="coerce")
+    if "kind" not in frame.columns:
+        frame["kind"] = "gauge"
+    frame["labels"] = "{}"
+    return build_features(prepare(frame)[0])
 
 
 def feature_drift(

@@ -7,7 +7,7 @@ Triggers, checked every cycle:
 | drift         | PSI of a model feature, recent rows against the training window, is over |
 |               | `monitor.drift_psi` (0.25) on any series the champion was trained on     |
 | anomaly_rate  | the anomaly rate of the last hour is over `anomaly_rate_factor` (10)      |
-|               | times the expected rate (the model's contamination)                      |
+|               | times the expected rate (the `contamination` setting, 0.003)             |
 | missed_breach | a breached SLO burned budget in slices of the last hour, and the model   |
 |               | flagged no anomaly on the SLO's series in any of them                    |
 | schedule      | `retrain_every_seconds` passed since the last retraining                 |
@@ -28,10 +28,10 @@ from datetime import datetime, timedelta
 import pandas as pd
 
 from slopipe.config import Settings
-from slopipe.detect.model import AnomalyModel, features_from_samples
+from slopipe.detect.model import AnomalyModel
 from slopipe.errors import SlopipeError
 from slopipe.lake import Lake
-from slopipe.monitor.drift import feature_drift
+from slopipe.monitor.drift import drift_features, feature_drift
 from slopipe.monitor.metrics import MonitorMetrics
 from slopipe.prepare import FEATURES
 from slopipe.registry.mlflow_registry import Registry
@@ -106,7 +106,7 @@ class Retrainer:
         recent = self.lake.read(series, start=now - RECENT - TRAIN_SPAN)
         if recent.empty or reference.empty:
             return None
-        features = features_from_samples(recent)
+        features = drift_features(recent)
         features = features[features["timestamp"] > pd.Timestamp(now) - RECENT]
         features = features.groupby("series").tail(self.settings.monitor.drift_min_samples)
         if len(features) < self.settings.monitor.drift_min_samples:
@@ -123,7 +123,7 @@ class Retrainer:
         start = pd.Timestamp(model.training["start"])
         end = pd.Timestamp(model.training["end"])
         samples = self.lake.read(series, start=start - TRAIN_SPAN, end=end)
-        features = features_from_samples(samples) if not samples.empty else samples
+        features = drift_features(samples) if not samples.empty else samples
         if not features.empty:
             features = features[features["timestamp"] >= start]
         self.reference = (version, features)
@@ -138,7 +138,7 @@ class Retrainer:
         if scored < self.settings.monitor.drift_min_samples:
             return None
         flagged = len(self.store.anomalies(since=since))
-        rate, expected = flagged / scored, model.contamination
+        rate, expected = flagged / scored, self.settings.contamination
         if rate <= self.settings.monitor.anomaly_rate_factor * expected:
             return None
         return {"name": "anomaly_rate", "figures": {"anomaly_rate": rate, "expected": expected}}

@@ -1,16 +1,18 @@
 """Score samples newer than each series' watermark, and remember how far scoring got.
 
-Features look back a day, so the lake is read (once for all series) from a day before the
-oldest watermark; only each series' rows after its own watermark are kept. Anomalies and the
-new watermarks are stored in one transaction, so a crash never scores a sample twice nor skips
-one.
+The model calibrates each series' scores against its recent history, so the lake is read
+(once for all series) from `model.history` before the oldest watermark (a day and 2,028 rows
+with the default detector); only each series' rows after its own watermark are kept. Series
+the model has no forest for are left unscored, with a warning, until a training run includes
+them. Anomalies and the new watermarks are stored in one transaction, so a crash never scores
+a sample twice nor skips one.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import pandas as pd
 
@@ -20,7 +22,8 @@ from slopipe.slo.store import SloStore
 
 log = logging.getLogger(__name__)
 
-CONTEXT = timedelta(days=1)
+#: (model version, series) already warned about, so a monitor warns once, not every cycle.
+_WARNED: set[tuple[str, tuple[str, ...]]] = set()
 
 
 @dataclass(frozen=True)
@@ -41,7 +44,8 @@ def score_new(
 ) -> ScoreResult:
     """Score rows after each series' watermark (or after `first_start` when it has none)."""
     marks = store.watermarks()
-    after = {s: pd.Timestamp(marks.get(s, d)) for s, d in first_start.items()}
+    known = _known_series(model, model_version, first_start)
+    after = {s: pd.Timestamp(marks.get(s, first_start[s])) for s in known}
     scored = _score_after(lake, model, after)
     until, log_rows = {}, []
     for series, rows in scored.groupby("series"):
@@ -68,17 +72,35 @@ def score_new(
     return ScoreResult(len(scored), len(flagged), new, flagged, latest)
 
 
+def _known_series(model: AnomalyModel, model_version: str, names) -> list[str]:
+    """The series the model has a forest for; a warning (once per version) names the rest."""
+    unknown = sorted(set(names) - set(model.series))
+    if unknown and (model_version, tuple(unknown)) not in _WARNED:
+        _WARNED.add((model_version, tuple(unknown)))
+        log.warning(
+            "model version %s has no forest for %d series (%s): not scored until a training "
+            "run includes them",
+            model_version,
+            len(unknown),
+            ", ".join(unknown[:5]),
+        )
+    return [s for s in names if s not in unknown]
+
+
 def _score_after(lake: Lake, model: AnomalyModel, after: dict[str, pd.Timestamp]) -> pd.DataFrame:
     """Scores of every series' rows after its watermark, from one read of the lake.
 
-    The read starts a day (`CONTEXT`) before the oldest watermark, so features have history.
+    The read starts `model.history` before the oldest watermark; each series is scored on its
+    own history window only, so every series gets the same context whatever the others need.
     """
     empty = pd.DataFrame(columns=["timestamp", "series", "value", "anomaly_score", "is_anomaly"])
     if not after:
         return empty
-    samples = lake.read(sorted(after), start=min(after.values()) - CONTEXT)
+    starts = {s: mark - model.history(s) for s, mark in after.items()}
+    samples = lake.read(sorted(after), start=min(starts.values()))
     if samples.empty:
         return empty
+    samples = samples[samples["timestamp"] >= samples["series"].map(starts)]
     scores = model.score(samples)
     cut = scores["series"].map(after)
     return scores[scores["timestamp"] > cut].reset_index(drop=True)

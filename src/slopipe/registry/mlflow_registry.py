@@ -27,7 +27,7 @@ from mlflow.tracking import MlflowClient
 
 from slopipe.config import Settings
 from slopipe.detect.model import AnomalyModel
-from slopipe.errors import RegistryError
+from slopipe.errors import DetectError, RegistryError
 from slopipe.registry.pyfunc import AnomalyPyfunc
 
 log = logging.getLogger(__name__)
@@ -158,6 +158,8 @@ class Registry:
             pyfunc = mlflow.pyfunc.load_model(registered.uri)
         except MlflowException as err:
             raise RegistryError(f"mlflow: cannot load {registered.uri}: {err.message}") from None
+        except DetectError as err:
+            raise RegistryError(f"mlflow: cannot load {registered.uri}: {err}") from None
         return pyfunc.unwrap_python_model().model
 
     def promote(self, version: str, reason: str, author: str = "slopipe run") -> None:

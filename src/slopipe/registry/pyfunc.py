@@ -1,8 +1,10 @@
-"""The MLflow pyfunc wrapper of `AnomalyModel`.
+"""The MLflow pyfunc wrapper of `AnomalyModel` (`slopipe.detect.model`).
 
 `predict` takes raw samples (columns timestamp, series, value; kind optional) and returns one
-row per scored sample: timestamp, series, anomaly_score (higher is more anomalous) and
-is_anomaly. Served by `mlflow models serve`, it answers `/invocations` with those rows.
+row per scored sample: timestamp, series, anomaly_score (in [0, 1], higher is more
+anomalous) and is_anomaly. Served by `mlflow models serve`, it answers `/invocations` with
+those rows. Send each series' recent history with the samples you want scored (the model's
+docstring says how much); a series the model has no forest for is an error naming it.
 """
 
 from __future__ import annotations

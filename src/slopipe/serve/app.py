@@ -110,8 +110,9 @@ def create_app(
 
     @app.post("/score", response_model=ScoreResponse, dependencies=[Depends(authorised)])
     def score(body: ScoreRequest) -> ScoreResponse:
-        """Score samples of one or more series. Features look back a day: send each series'
-        recent history with the samples you want scored."""
+        """Score samples of one or more series the champion was trained on. Scores are
+        calibrated against each series' recent history: send a day and 2,028 samples of it
+        with the samples you want scored (see `slopipe.detect.model`)."""
         version, model = champion.get()
         frame = pd.DataFrame([s.model_dump() for s in body.samples])
         try:
