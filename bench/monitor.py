@@ -3,6 +3,7 @@
     python bench/monitor.py delay [--incidents 5]     detection delay, sample to webhook
     python bench/monitor.py cycle [--series 1000]     cycle time against a live Prometheus
     python bench/monitor.py serve [--seconds 10]      slopipe serve beside mlflow models serve
+    python bench/monitor.py scoring [--series 1000]   a steady cycle's scoring, warm and cold
 
 Each prints one JSON object on stdout. Not a test: compare ratios, not absolute times,
 across machines; on a shared 2-core machine the figures move by tens of percent.
@@ -223,6 +224,63 @@ def _load(url: str, body: dict, seconds: float, concurrency: int) -> dict:
     }
 
 
+def scoring(series: int, cycles: int) -> dict:
+    """The scoring step of steady cycles: `series` series of 1-minute gauges with the model's
+    whole history window in the lake; each cycle appends one minute to every series and
+    scores it, with a model that remembers its last window (as a monitor's champion does)
+    and with a fresh copy (as every cycle did before), in the same run."""
+    import pickle
+
+    import numpy as np
+    import pandas as pd
+
+    from slopipe.collect.samples import make_frame
+    from slopipe.detect.model import AnomalyModel, prepared_rows
+    from slopipe.lake import Lake
+    from slopipe.monitor.scoring import score_new
+    from slopipe.slo.store import SloStore
+
+    rng = np.random.default_rng(0)
+    minutes = 4 * 1440  # the history window (a day and 2,028 rows) and two days of training
+    times = pd.date_range("2026-01-01", periods=minutes + cycles, freq="1min", tz="UTC")
+    daily = 10 * np.sin(2 * np.pi * np.arange(len(times)) / 1440)
+    names = [f"bench_{i:04d}" for i in range(series)]
+    values = {n: 50 + daily + rng.normal(0, 2, len(times)) for n in names}
+    frame = lambda rows: pd.concat(  # noqa: E731
+        [make_frame(times[rows], values[n][rows], n) for n in names], ignore_index=True
+    )
+    timings: dict[str, list[float]] = {"warm": [], "fresh": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        history = frame(slice(0, minutes))
+        model = AnomalyModel().fit(prepared_rows(history))
+        blob = pickle.dumps(model)
+        for mode in timings:
+            lake = Lake(folder / mode / "lake")
+            lake.append(history)
+            store = SloStore(f"sqlite:///{folder / mode / 'slo.db'}")
+            scorer = pickle.loads(blob)
+            start = {n: times[minutes - 2].to_pydatetime() for n in names}
+            score_new(lake, store, scorer, "1", start)  # the first cycle fills the memory
+            for c in range(cycles):
+                lake.append(frame(slice(minutes + c, minutes + c + 1)))
+                if mode == "fresh":
+                    scorer = pickle.loads(blob)
+                began = time.perf_counter()
+                result = score_new(lake, store, scorer, "1", start)
+                timings[mode].append(time.perf_counter() - began)
+                assert result.scored == series, result
+    return {
+        "series": series,
+        "rows_per_series_in_window": int(model.history(names[0]) / pd.Timedelta(minutes=1)),
+        "cycles": cycles,
+        **{f"{mode}_seconds_median": round(statistics.median(t), 2) for mode, t in timings.items()},
+        "speedup": round(
+            statistics.median(timings["fresh"]) / statistics.median(timings["warm"]), 2
+        ),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="what", required=True)
@@ -230,6 +288,9 @@ def main() -> None:
     one = sub.add_parser("cycle")
     one.add_argument("--series", type=int, default=1000)
     one.add_argument("--cycles", type=int, default=5)
+    three = sub.add_parser("scoring")
+    three.add_argument("--series", type=int, default=1000)
+    three.add_argument("--cycles", type=int, default=3)
     two = sub.add_parser("serve")
     two.add_argument("--seconds", type=float, default=10)
     two.add_argument("--concurrency", type=int, default=4)
@@ -238,6 +299,8 @@ def main() -> None:
         result = delay(args.incidents)
     elif args.what == "cycle":
         result = cycle(args.series, args.cycles)
+    elif args.what == "scoring":
+        result = scoring(args.series, args.cycles)
     else:
         result = serve(args.seconds, args.concurrency)
     print(json.dumps(result, indent=2))

@@ -197,12 +197,17 @@ def test_a_persisting_anomaly_escalates_while_the_burn_rate_rises():
 @pytest.mark.parametrize(
     ("minutes", "escalate_after", "alertname"),
     [
-        ([1.5, 0.5], timedelta(minutes=2), "AnomalyEarlyWarning"),  # lasted 1 min of 2
-        ([2.5, 0.5], timedelta(minutes=2), "AnomalyEscalated"),  # lasted 2 min
-        ([1.5, 0.5], timedelta(minutes=1), "AnomalyEscalated"),  # lasted the 1 min asked
+        ([1.5, 0.5], timedelta(minutes=2), "AnomalyEarlyWarning"),  # open 1.5 min of 2
+        ([2.5, 0.5], timedelta(minutes=2), "AnomalyEscalated"),  # open 2.5 min
+        ([1.5, 0.5], timedelta(minutes=1), "AnomalyEscalated"),  # open 1.5 min of the 1 asked
+        ([1.5], timedelta(minutes=2), "AnomalyEarlyWarning"),  # one flag, open 1.5 min of 2
+        ([2.5], timedelta(minutes=2), "AnomalyEscalated"),  # one flag (then the detector
+        # keeps quiet), still open after 2.5 min
     ],
 )
-def test_an_episode_escalates_once_it_has_lasted_escalate_after(minutes, escalate_after, alertname):
+def test_an_episode_escalates_once_it_has_been_open_escalate_after(
+    minutes, escalate_after, alertname
+):
     episodes = open_episodes(anomalies("errors", minutes), NOW, timedelta(minutes=30))
     rising = status(w1h=2.0, w5m=8.0)
     (alert,) = decide_alerts([rising], SLOS, episodes, NOW, LINKS, escalate_after)

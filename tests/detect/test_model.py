@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 from sklearn.ensemble import IsolationForest
 
+from slopipe.detect.forest import FlatForest
 from slopipe.detect.model import AnomalyModel, prepared_rows
 from slopipe.detect.streaming import StreamingConfig, postprocess
 from slopipe.errors import DetectError
@@ -137,3 +138,33 @@ def test_counters_are_scored_on_their_increases():
     scored = model.score(data)
     assert len(scored) == len(data) - 1  # the first sample has no increase
     np.testing.assert_allclose(scored["value"], np.diff(data["value"]), rtol=1e-12)
+
+
+class CountingForest:
+    """The real (flattened) forest, counting the rows it is asked to score."""
+
+    def __init__(self, forest):
+        self.forest, self.rows = forest, 0
+
+    def score_samples(self, matrix):
+        self.rows += len(matrix)
+        return self.forest.score_samples(matrix)
+
+
+def test_a_sliding_window_scores_as_a_fresh_model_with_the_forest_run_on_new_rows_only():
+    data = prepared_rows(samples(days=5, spike_at=4 * 288 + 100))
+    warm = AnomalyModel(SMALL).fit(data.head(3 * 288))
+    fresh = pickle.dumps(warm)  # copies unpickled from it remember nothing
+    counting = warm._flat["s"] = CountingForest(FlatForest(warm.forests["s"]))
+    window = 2 * 288  # two days of 5-minute rows
+    for end in range(3 * 288, 5 * 288 + 1, 12):
+        rows = data.iloc[end - window : end]
+        before = counting.rows
+        got = warm.score_rows(rows)
+        pd.testing.assert_frame_equal(got, pickle.loads(fresh).score_rows(rows))
+        if end > 3 * 288:
+            # new: the 12 new rows, and the 12 whose day-old value left the window (their
+            # seasonal difference is now 0); every other row is as the last window had it
+            assert counting.rows - before == 12 + 12
+    assert warm.score_rows(data.iloc[-window:])["is_anomaly"].any()
+    assert warm._raw_memory and not pickle.loads(pickle.dumps(warm))._raw_memory

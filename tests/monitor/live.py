@@ -103,7 +103,11 @@ def prepare_home(home: Path, config: dict) -> None:
     SloStore(settings.slo_db_url).apply(
         [(d.name, doc) for d, doc in definitions], author="test", reason="test"
     )
-    model = AnomalyModel(StreamingConfig(n_trees=50)).fit(prepared_rows(history))
+    # The detector's quiet period after a flag is 4 h, 48 rows of its usual 5-minute data;
+    # here rows are 1 s apart, so it is 48 s (a chance flag in the history would otherwise
+    # damp every score of the test).
+    detector = StreamingConfig(n_trees=50, quiet_seconds=48)
+    model = AnomalyModel(detector).fit(prepared_rows(history))
     registry = Registry(settings)
     candidate = registry.log_candidate(
         model, params={"trigger": "test setup"}, metrics={}, example=example_rows(history)

@@ -5,7 +5,7 @@
 | SLOBurnRate         | the tier's | the tier's name   | the SLO engine finds a burn-rate tier |
 |                     |            |                   | firing (`SloStatus.alerts`)           |
 | AnomalyEscalated    | page       | anomaly-escalated | an episode on a series an SLO reads   |
-|                     |            |                   | lasts while the 5m burn rate rises    |
+|                     |            |                   | stays open while the 5m burn rises    |
 | AnomalyEarlyWarning | warning    | early-warning     | an episode on a series an SLO reads,  |
 |                     |            |                   | before any burn tier fires            |
 | AnomalyDetected     | info       | anomaly           | an episode on a series no SLO reads   |
@@ -68,8 +68,9 @@ class FiringTier:
 
 #: Severities in the order they outrank each other; any other severity ranks last.
 SEVERITY_ORDER = ("page", "ticket")
-#: An anomaly episode escalates once it spans at least this long while the burn rises
-#: (the default of `monitor.escalate_after_seconds`).
+#: An anomaly episode escalates once it has been open at least this long while the burn
+#: rises (the default of `monitor.escalate_after_seconds`). Open time, not the span of its
+#: flagged samples: the detector flags an incident once and then keeps quiet.
 ESCALATE_AFTER = timedelta(minutes=2)
 
 
@@ -168,7 +169,7 @@ def decide_alerts(
             alerts.append(_burn_alert(status, context, tier, now, links))
         for episode in (e for e in episodes if e.series in context.series):
             covered.add(episode.series)
-            kind = "escalated" if _escalates(episode, status, escalate_after) else "early"
+            kind = "escalated" if _escalates(episode, status, now, escalate_after) else "early"
             if kind == "early" and tier:
                 continue  # the burn alert already says it; the anomaly adds nothing
             alerts.append(_anomaly_alert(kind, episode, status, context, links))
@@ -177,12 +178,14 @@ def decide_alerts(
     return alerts
 
 
-def _escalates(episode: Episode, status: SloStatus, escalate_after: timedelta) -> bool:
-    """The episode has lasted a while and the SLO burns faster now than over the hour."""
+def _escalates(
+    episode: Episode, status: SloStatus, now: datetime, escalate_after: timedelta
+) -> bool:
+    """The episode has been open a while and the SLO burns faster now than over the hour."""
     short = _num(status.burn_rates.get("5m"))
     longer = _num(status.burn_rates.get("1h", status.burn_rates.get("30m")))
     rising = _reaches(short, 1.0) and not (short <= longer)
-    return episode.last - episode.start >= escalate_after and rising
+    return pd.Timestamp(now) - episode.start >= escalate_after and rising
 
 
 def _burn_alert(status, context, tier: FiringTier, now: datetime, links: Links) -> Alert:

@@ -22,6 +22,13 @@ serve` and `mlflow models serve` score with it. Contract:
   (bar a new range) and the baseline is noisier.
 - A series without a forest is a `DetectError` that names it: a forest of another series
   would judge values in the wrong unit. Train a new version that includes it.
+- Scoring is cheap to repeat over a sliding window: a model remembers, per series, the
+  timestamps, features and raw forest scores of the last window it scored, and reuses a
+  row's raw score when its timestamp and features are the same again. As a window slides,
+  only its new rows and the rows whose day-old value has just left it (their seasonal
+  difference becomes 0) change; the forest runs on those alone (flattened, `detect.forest`,
+  so a few rows do not pay for a Python loop over 300 trees), and the other stages are
+  vectorised and cheap. The scores equal a fresh model's. The memory is not pickled.
 
 A forest gives every value beyond its training range the same raw score, however far
 beyond; such values are caught by the new-range stage, which needs history that varies (a
@@ -36,6 +43,7 @@ import numpy as np
 import pandas as pd
 from sklearn.ensemble import IsolationForest
 
+from slopipe.detect.forest import FlatForest
 from slopipe.detect.streaming import StreamingConfig, postprocess, seasonal_features
 from slopipe.errors import DetectError
 from slopipe.prepare import prepare
@@ -53,6 +61,15 @@ class AnomalyModel:
     forests: dict[str, IsolationForest] = field(default_factory=dict)
     steps: dict[str, pd.Timedelta] = field(default_factory=dict)
     training: dict = field(default_factory=dict)
+    #: Per series: timestamps, features and raw scores of the last window scored.
+    _raw_memory: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
+
+    _flat: dict[str, FlatForest] = field(default_factory=dict, repr=False, compare=False)
+
+    def __getstate__(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k not in ("_raw_memory", "_flat")}
 
     def __setstate__(self, state: dict) -> None:
         if "forests" not in state:
@@ -61,6 +78,7 @@ class AnomalyModel:
                 "and cannot score; train a new version with `slopipe run`"
             )
         self.__dict__.update(state)
+        self._raw_memory, self._flat = {}, {}
 
     @property
     def series(self) -> list[str]:
@@ -110,11 +128,27 @@ class AnomalyModel:
 
     def _score_one(self, series: str, one: pd.DataFrame) -> pd.DataFrame:
         timestamps, values = _arrays(one)
-        forest = self.forests[series]
-        raw = -forest.score_samples(seasonal_features(timestamps, values))
+        raw = self._raw_scores(series, timestamps, seasonal_features(timestamps, values))
         anomaly_score, flags = postprocess(timestamps, values, raw, self.config)
         out = one[["timestamp", "series", "value"]].reset_index(drop=True)
         return out.assign(anomaly_score=anomaly_score, is_anomaly=flags)
+
+    def _raw_scores(self, series: str, timestamps: np.ndarray, features: np.ndarray) -> np.ndarray:
+        """The forest's raw scores (higher = more isolated), reusing remembered rows."""
+        raw = np.full(len(features), np.nan)
+        if series in self._raw_memory:
+            stamps, remembered, scores = self._raw_memory[series]
+            at = np.minimum(np.searchsorted(stamps, timestamps), max(len(stamps) - 1, 0))
+            if len(stamps):
+                same = (stamps[at] == timestamps) & (remembered[at] == features).all(axis=1)
+                raw[same] = scores[at[same]]
+        todo = np.isnan(raw)
+        if todo.any():
+            if series not in self._flat:
+                self._flat[series] = FlatForest(self.forests[series])
+            raw[todo] = -self._flat[series].score_samples(features[todo])
+        self._raw_memory[series] = (timestamps, features, raw)
+        return raw
 
     def _check_known(self, names) -> None:
         unknown = sorted(str(s) for s in set(names) - set(self.forests))
