@@ -116,3 +116,61 @@ def test_bad_input_exits_2_with_one_line_and_changes_nothing(
     assert len(errors) == 1 and "Traceback" not in result.stderr, result.stderr
     assert message in errors[0]
     assert fingerprint(home) == before
+
+
+def test_a_slo_file_naming_one_slo_twice_is_refused_and_changes_nothing(stored, tmp_path):
+    home, folder = stored
+    before = fingerprint(home)
+    twice = tmp_path / "twice.yaml"
+    twice.write_text(SLOS + "---" + SLOS.replace("target: 0.9", "target: 0.95"))
+    result = slopipe("run", "--source", f"csv:{folder / 'good'}", "--slos", str(twice), home=home)
+    assert result.returncode == 2
+    assert "document 2: SLO 'cpu-ok' is defined twice" in result.stderr
+    assert fingerprint(home) == before
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (
+            ("collect", "--url", "http://256.1.1.1:9090", "--selector", "up"),
+            2,
+            "prometheus.url 'http://256.1.1.1:9090' is not a URL",
+        ),
+        (("collect", "--url", "ftp://x", "--selector", "up"), 2, "is not an http(s) URL"),
+    ],
+    ids=["not an address", "not http"],
+)
+def test_errors_from_below_slopipe_end_in_one_line_too(stored, args, code, message):
+    home, _ = stored
+    before = fingerprint(home)
+    result = slopipe(*args, home=home)
+    assert result.returncode == code
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert message in errors[0]
+    assert fingerprint(home) == before
+
+
+@pytest.mark.parametrize("command", ["serve", "ui", "monitor"])
+def test_a_port_out_of_range_is_a_usage_error(command):
+    result = slopipe(command, "--port", "99999")
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert "Invalid value for '--port'" in result.stderr
+
+
+def test_a_damaged_lake_log_is_one_line_and_the_damage_is_left_for_the_user(tmp_path):
+    home = tmp_path / "home"
+    (home / "lake").mkdir(parents=True)
+    ok = tmp_path / "ok"
+    ok.mkdir()
+    (ok / "cpu.csv").write_text(GOOD)
+    assert slopipe("lake", "stats", "--json", home=home).returncode == 0
+    stored = slopipe("run", "--source", f"csv:{ok}", home=home)
+    assert stored.returncode == 0, stored.stderr
+    first = sorted((home / "lake" / "_delta_log").glob("*.json"))[0]
+    first.write_text(first.read_text()[:40])  # cut in the middle of a record
+    result = slopipe("lake", "stats", "--json", home=home)
+    assert result.returncode != 0
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and "Traceback" not in result.stderr, result.stderr

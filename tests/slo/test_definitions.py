@@ -215,6 +215,25 @@ def test_a_reference_to_an_undefined_document_is_rejected(kind, ref_path, field)
     assert caught.value.field == field and f"{kind} " in caught.value.problem
 
 
+@pytest.mark.parametrize("kind", ["SLO", "SLI"])
+def test_two_documents_of_one_kind_and_name_are_refused_not_merged(kind):
+    docs = list(yaml.safe_load_all((DATA / "checkout.openslo.yaml").read_text()))
+    first = next(i for i, d in enumerate(docs) if d["kind"] == kind)
+    docs.append(docs[first])
+    name = docs[first]["metadata"]["name"]
+    with pytest.raises(
+        InputError, match=rf"document {len(docs)}: {kind} '{name}' is defined twice"
+    ):
+        documents.parse_documents(docs, "test")
+
+
+def test_an_openslo_slo_and_a_sloth_slo_of_one_name_are_refused():
+    [(sloth_slo, sloth_doc)] = documents.load_file(DATA / "sloth.yaml")
+    spec = yaml.safe_load((DATA / "sloth.yaml").read_text())
+    with pytest.raises(InputError, match=f"SLO '{sloth_slo.name}' is defined twice"):
+        documents.parse_documents([spec, sloth_doc], "test")
+
+
 def test_a_sloth_spec_becomes_an_openslo_slo():
     [(slo, doc)] = documents.load_file(DATA / "sloth.yaml")
     assert slo.name == "myservice-requests-availability"

@@ -15,6 +15,10 @@ from slopipe.errors import SlopipeError
 
 # MLflow configures its own logger on import; keep it to warnings unless asked.
 os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+# MLflow retries an unreachable tracking server 7 times with doubling waits (over 4 min);
+# a command line should say so sooner: 3 retries, about 7 s. Settings of the user's win.
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "3")
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
 # Piped output is not cut at 80 columns: tables keep their full width for the reader.
 _WIDTH = None if sys.stdout.isatty() else 160
 out = Console(width=_WIDTH)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from contextlib import redirect_stdout
 from datetime import datetime
@@ -236,5 +237,34 @@ def _number(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.2f}"
 
 
+def command() -> None:
+    """The `slopipe` command. Errors slopipe raises on purpose say what to fix where they
+    happen; this catches the rest (a read-only home, a damaged file, a port out of range)
+    so that they too end in one line on stderr and a non-zero exit. `SLOPIPE_DEBUG=1`
+    shows the traceback instead."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("interrupted: what was stored so far is kept; run the command again to go on")
+        raise SystemExit(130) from None
+    except Exception as error:  # noqa: BLE001 - the last resort of the command line
+        if os.environ.get("SLOPIPE_DEBUG"):
+            raise
+        err.print(f"[bold red]error:[/] {unforeseen(error)}", highlight=False, soft_wrap=True)
+        raise SystemExit(1) from None
+
+
+def unforeseen(error: Exception) -> str:
+    """One line for an error slopipe did not raise itself, with what to check."""
+    if isinstance(error, OSError) and error.filename:
+        where = f"{error.filename}" + (f" -> {error.filename2}" if error.filename2 else "")
+        return f"{error.strerror or error}: {where}; check the path and its permissions"
+    first = (str(error).strip().splitlines() or [""])[0][:300]
+    return (
+        f"{type(error).__name__}: {first} (unexpected: check the options given and the "
+        "files under the home; SLOPIPE_DEBUG=1 shows where it happened)"
+    )
+
+
 if __name__ == "__main__":
-    app()
+    command()

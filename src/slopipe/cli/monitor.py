@@ -21,7 +21,8 @@ def monitor(
         int | None, typer.Option("--max-cycles", help="Exit after this many cycles.")
     ] = None,
     port: Annotated[
-        int | None, typer.Option("--port", help="Port of /metrics and /healthz [9464]")
+        int | None,
+        typer.Option("--port", min=1, max=65535, help="Port of /metrics and /healthz [9464]"),
     ] = None,
     home: HomeOption = None,
     config: ConfigOption = None,

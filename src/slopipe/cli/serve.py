@@ -13,7 +13,7 @@ from slopipe.errors import ConfigError, SlopipeError
 
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+    port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8080,
     token_env: Annotated[
         str | None,
         typer.Option("--token-env", help="Name of the variable holding the bearer token."),

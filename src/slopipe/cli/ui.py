@@ -25,7 +25,7 @@ app = typer.Typer(help="The web UI: watch SLOs, edit them, give feedback on anom
 @app.callback(invoke_without_command=True)
 def ui(
     ctx: typer.Context,
-    port: Annotated[int, typer.Option(help="Port to listen on")] = 8501,
+    port: Annotated[int, typer.Option(help="Port to listen on", min=1, max=65535)] = 8501,
     host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
     headless: Annotated[bool, typer.Option(help="Do not open a browser")] = True,
     home: Annotated[Path | None, typer.Option(help="Folder of local state")] = None,

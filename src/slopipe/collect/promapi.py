@@ -68,6 +68,20 @@ def bearer_token(settings: PrometheusSettings) -> str | None:
     return None
 
 
+def _checked_url(url: str) -> str:
+    """The Prometheus URL, refused in one line when no request could ever reach it."""
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL as err:
+        raise ConfigError(f"prometheus.url {redact(url)!r} is not a URL: {err}") from None
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise ConfigError(
+            f"prometheus.url {redact(url)!r} is not an http(s) URL with a host, "
+            "such as http://prometheus:9090"
+        )
+    return url
+
+
 def _tls(settings: PrometheusSettings) -> ssl.SSLContext | bool:
     if not (settings.url or "").lower().startswith("https:"):
         return False  # plain HTTP: skip loading the CA bundle (0.2 s), it would not be used
@@ -100,7 +114,7 @@ def http_client(
         password = settings.password.get_secret_value() if settings.password else ""
         auth = httpx.BasicAuth(settings.username, password)
     return httpx.Client(
-        base_url=settings.url,
+        base_url=_checked_url(settings.url),
         headers=headers,
         auth=auth,
         verify=_tls(settings),

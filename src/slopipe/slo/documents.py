@@ -67,6 +67,11 @@ def _inline_all(documents: list[tuple[int, dict]], where: str) -> list[dict]:
             )
         if not isinstance(name, str):
             raise InputError(f"{where}: document {i + 1}: metadata.name is required")
+        if name in by_kind[kind]:
+            raise InputError(
+                f"{where}: document {i + 1}: {kind} {name!r} is defined twice; "
+                "names of one kind must differ"
+            )
         by_kind[kind][name] = doc
     return [_inline(doc, by_kind) for doc in by_kind["SLO"].values()]
 
