@@ -226,7 +226,12 @@ def _score(state: _RunState, summary: RunSummary) -> None:
     outcome = state.outcome
     state.flagged = pd.DataFrame(columns=["series", "timestamp", "anomaly_score"])
     if outcome.champion_model is None:
-        log.warning("no champion model yet: nothing scored; a later run promotes one")
+        log.warning(
+            "no champion model yet: nothing scored (%s). The SLO gate promotes a model only "
+            "when the held-out span has SLO-breaching slices it can catch; `slopipe model "
+            "promote VERSION --reason TEXT` promotes one by hand",
+            state.outcome.decision.reason,
+        )
         return
     version = outcome.champion.version
     scored = score_new(state.lake, state.store, outcome.champion_model, version, outcome.split)

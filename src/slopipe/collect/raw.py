@@ -112,7 +112,10 @@ def collect_into(
     request for samples: what it raises ends the run with nothing stored.
     """
     if not settings.selectors:
-        raise ConfigError("prometheus.selectors is empty: name at least one (--selector)")
+        raise ConfigError(
+            "prometheus.selectors is empty: name at least one (`slopipe collect --selector`, "
+            "SLOPIPE_PROMETHEUS__SELECTORS or prometheus.selectors in the --config file)"
+        )
     end = until or datetime.now(UTC)
     if since is not None and since >= end:
         raise ConfigError(f"--since {since:%Y-%m-%dT%H:%M:%SZ} is not before --until/now")
