@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from slopipe.cli.common import ConfigOption, HomeOption, JsonOption
 from slopipe.config import load_settings
 from slopipe.errors import SlopipeError
 
@@ -34,11 +34,13 @@ def collect(
     wait: Annotated[
         float, typer.Option(help="Seconds to wait for another writer of the lake")
     ] = 0.0,
-    parallel: Annotated[int | None, typer.Option(help="Requests in flight")] = None,
-    timeout: Annotated[float | None, typer.Option(help="Seconds per request")] = None,
-    home: Annotated[Path | None, typer.Option(help="Folder of local state")] = None,
-    config: Annotated[Path | None, typer.Option(help="YAML settings file")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    parallel: Annotated[int | None, typer.Option(help="Requests in flight", min=1)] = None,
+    timeout: Annotated[
+        float | None, typer.Option(help="Seconds per request (above 0)", min=0.001)
+    ] = None,
+    home: HomeOption = None,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Store the raw samples of the selected series, from each one's watermark on."""
     from slopipe.cli.common import err, fail, out
@@ -53,7 +55,8 @@ def collect(
             "parallel": parallel,
             "timeout_seconds": timeout,
         }
-        prometheus = settings.prometheus.model_copy(update={k: v for k, v in given.items() if v})
+        chosen = {k: v for k, v in given.items() if v is not None}
+        prometheus = settings.prometheus.model_copy(update=chosen)
         lake = Lake(settings.lake_path)
         with _progress(err, disabled=as_json) as on_progress:
             result = collect_into(
