@@ -1,10 +1,16 @@
-"""Population stability index: stable data is not drift, a new level is."""
+"""Population stability index: stable data is not drift, a new level is. And how much
+history a retraining reads."""
+
+from datetime import timedelta
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from slopipe.detect.model import AnomalyModel
+from slopipe.detect.streaming import StreamingConfig
 from slopipe.monitor.drift import feature_drift, psi
+from slopipe.monitor.retrain import training_span
 
 RNG = np.random.default_rng(0)
 REFERENCE = RNG.normal(size=3000)
@@ -28,3 +34,19 @@ def test_feature_drift_names_the_worst_series_and_feature():
     recent = pd.DataFrame({"series": "a", "level_z": np.full(50, 20.0), "diff_z": REFERENCE[:50]})
     worst, where = feature_drift(reference, recent, ["level_z", "diff_z"])
     assert worst > 5 and where == "a/level_z"
+
+
+def _model_of_step(minutes: int) -> AnomalyModel:
+    times = pd.date_range("2024-01-01", periods=400, freq=f"{minutes}min", tz="UTC")
+    rows = pd.DataFrame({"timestamp": times, "series": "s", "value": np.arange(400.0) % 7})
+    return AnomalyModel(StreamingConfig(n_trees=5)).fit(rows)
+
+
+@pytest.mark.parametrize(
+    ("minutes", "days"),
+    # a day, plus 2,016 training rows / 0.7 = 2,880 rows at the step
+    [(1, 1 + 2880 / 1440), (5, 1 + 5 * 2880 / 1440), (None, 1)],
+)
+def test_a_retraining_reads_enough_history_for_the_slowest_series_forest(minutes, days):
+    model = _model_of_step(minutes) if minutes else None
+    assert training_span(model, holdout_fraction=0.3) == timedelta(days=days)

@@ -14,8 +14,9 @@ Triggers, checked every cycle:
 | no_champion   | there is no champion yet                                                 |
 
 A fired trigger starts one training thread (never two at once, and not again within
-`retrain_cooldown_seconds`): it trains a candidate on the lake's last day, runs the
-validation gate, and promotes or not; the MLflow run records the trigger and its figures.
+`retrain_cooldown_seconds`): it trains a candidate on the lake's recent history
+(`training_span`), runs the validation gate, and promotes or not; the MLflow run records
+the trigger and its figures.
 The monitor picks a new champion up at its next cycle.
 """
 
@@ -44,6 +45,16 @@ TRAIN_SPAN = timedelta(days=1)
 RECENT = timedelta(hours=1)
 
 
+def training_span(model: AnomalyModel | None, holdout_fraction: float) -> timedelta:
+    """How far back a retraining reads: a day, or longer when the champion's slowest series
+    needs it for a forest's `train_rows` before the held-out span, plus a day of history
+    for the seasonal difference (11 days at 5-minute steps)."""
+    if model is None or not model.steps:
+        return TRAIN_SPAN
+    rows = model.config.train_rows / (1.0 - holdout_fraction)
+    return max(TRAIN_SPAN, TRAIN_SPAN + rows * max(model.steps.values()).to_pytimedelta())
+
+
 class Retrainer:
     def __init__(
         self,
@@ -69,8 +80,9 @@ class Retrainer:
         log.info("retraining: trigger %s %s", trigger["name"], trigger["figures"])
         self.metrics.retrains.labels(trigger=trigger["name"]).inc()
         self.store.set_state({LAST_RETRAIN: now.isoformat()})
+        span = training_span(model, self.settings.holdout_fraction)
         self.thread = threading.Thread(
-            target=self._train, args=(trigger, now), name="slopipe-retrain", daemon=True
+            target=self._train, args=(trigger, now, span), name="slopipe-retrain", daemon=True
         )
         self.thread.start()
         return trigger["name"]
@@ -162,13 +174,13 @@ class Retrainer:
                 return {"name": "missed_breach", "figures": figures, "where": status.name}
         return None
 
-    def _train(self, trigger: dict, now: datetime) -> None:
+    def _train(self, trigger: dict, now: datetime, span: timedelta) -> None:
         from slopipe.pipeline import evaluate_slos, example_rows, train_and_gate
         from slopipe.prepare import build_features, prepare
         from slopipe.slo.sources import Sources
 
         try:
-            samples = self.lake.read(start=now - TRAIN_SPAN)
+            samples = self.lake.read(start=now - span)
             features = build_features(prepare(samples)[0])
             statuses, slo_series = evaluate_slos(
                 self.store, Sources(self.lake, self.settings.prometheus), now
