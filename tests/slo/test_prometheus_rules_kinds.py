@@ -3,7 +3,6 @@ boolean-gauge SLIs (each tier fires and resolves on a synthetic outage, under `p
 test rules`), and the SLOs that have no rules equivalent, refused naming the field."""
 
 import math
-import shutil
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -21,12 +20,15 @@ from slopipe.slo.model import format_le
 from slopipe.slo.openslo import parse_le, parse_slo
 from slopipe.slo.promql import le_spellings
 from slopipe.slo.promrules import to_yaml
-from tests.slo.test_prometheus_rules import _braces, promtool
+from tests.slo.test_prometheus_rules import (
+    ALL,
+    FIRING,
+    _braces,
+    needs_promtool,
+    promtool,
+)
 
 HERE = Path(__file__).parent
-needs_promtool = pytest.mark.skipif(
-    shutil.which("promtool") is None, reason="promtool missing (make system-deps)"
-)
 # Every kind sees the same outage: minutes 601 to 720 of 1320 are bad (latency: no request
 # under 0.3 s; cpu: 0.95 against "lt 0.9"; up: 0), everything else good. Windows are worked
 # out by hand in the comments of each case; the thresholds are factor x (1 - objective):
@@ -37,15 +39,7 @@ needs_promtool = pytest.mark.skipif(
 # At 630m every window holds the outage's first 30 minutes and every tier fires; at 740m
 # the 5m window is clean (page-fast resolves), at 800m the 30m window, at 900m the 2h
 # window, at 1100m the 6h window: all resolved.
-ALL = ["page-fast", "page-slow", "ticket-fast", "ticket-slow"]
-FIRING = {
-    "590m": [],
-    "630m": ALL,
-    "740m": ALL[1:],
-    "800m": ALL[2:],
-    "900m": ALL[3:],
-    "1100m": [],
-}
+# The tiers firing at each instant are the same as the ratio outage's (`FIRING`).
 LATENCY = "http_request_duration_seconds_bucket"
 KINDS = {
     # Counters: 100 requests a minute; none under 0.3 s in minutes 601-720. The 1h ratio

@@ -3,7 +3,6 @@ rules`, each tier firing and resolving under `promtool test rules`, and slopipe'
 evaluation firing the same tiers on the same outage."""
 
 import os
-import shutil
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -19,13 +18,16 @@ from slopipe.slo.evaluate import evaluate
 from slopipe.slo.export import sloth_yaml
 from slopipe.slo.model import Window
 from slopipe.slo.promrules import to_yaml
-from tests.slo.test_prometheus_rules import _braces, promtool
+from tests.slo.test_prometheus_rules import (
+    ALL,
+    FIRING,
+    _braces,
+    needs_promtool,
+    promtool,
+)
 
 HERE = Path(__file__).parent
 GOLDEN = HERE / "golden" / "rules-slices.yaml"
-needs_promtool = pytest.mark.skipif(
-    shutil.which("promtool") is None, reason="promtool missing (make system-deps)"
-)
 # 100 requests a minute; in the minutes 601-720 of 1320, 50 of them fail (minute 0 is the
 # Unix epoch, a multiple of every slice). The 5-minute slices ending 605m to 720m are the
 # 24 bad ones (error ratio 0.5, above 1 - 0.999 and 1 - 0.95); the CPU gauge is 0.95
@@ -43,15 +45,7 @@ needs_promtool = pytest.mark.skipif(
 # The calendar month (Occurrences) sees the same tiers on its rolling burn-rate windows.
 # (A 30-day period of 5-minute slices is a subquery of 8640 steps: more samples than
 # promtool's unit tests let one query load, hence 7 days here; a server allows 50 million.)
-ALL = ["page-fast", "page-slow", "ticket-fast", "ticket-slow"]
-FIRING = {
-    "590m": [],
-    "630m": ALL,
-    "740m": ALL[1:],
-    "800m": ALL[2:],
-    "900m": ALL[3:],
-    "1100m": [],
-}
+# The tiers firing at each instant are the same as the ratio outage's (`FIRING`).
 INPUT = [
     ("http_requests_total", "0+100x1320"),
     ("http_errors_total", "0+0x600 50+50x119 6000+0x600"),

@@ -168,6 +168,13 @@ class AnomalyModel:
 def prepared_rows(samples: pd.DataFrame) -> pd.DataFrame:
     """Raw samples (timestamp, series, value, optional kind) as prepared rows: one per step
     of each series' grid that holds a sample; counters as increases."""
+    prepared, _ = prepare(sample_frame(samples))
+    return prepared[~prepared["gap"].astype(bool)][REQUIRED].reset_index(drop=True)
+
+
+def sample_frame(samples: pd.DataFrame) -> pd.DataFrame:
+    """Samples as a caller sends them (timestamp, series, value; kind optional) in the
+    frame `prepare` takes: UTC times, numbers (NaN where not), gauges unless told."""
     missing = [c for c in REQUIRED if c not in samples.columns]
     if missing:
         raise DetectError(f"samples lack column(s) {', '.join(missing)}; need {REQUIRED}")
@@ -177,8 +184,7 @@ def prepared_rows(samples: pd.DataFrame) -> pd.DataFrame:
     if "kind" not in frame.columns:
         frame["kind"] = "gauge"
     frame["labels"] = "{}"
-    prepared, _ = prepare(frame)
-    return prepared[~prepared["gap"].astype(bool)][REQUIRED].reset_index(drop=True)
+    return frame
 
 
 def _usable(rows: pd.DataFrame) -> pd.DataFrame:

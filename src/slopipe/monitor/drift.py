@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from slopipe.errors import DetectError
+from slopipe.detect.model import sample_frame
 from slopipe.prepare import build_features, prepare
 
 EPSILON = 1e-4
@@ -60,16 +60,7 @@ def _shares(values: np.ndarray, inner_edges: np.ndarray) -> np.ndarray:
 def drift_features(samples: pd.DataFrame) -> pd.DataFrame:
     """The scale-free features (`slopipe.prepare.FEATURES`) of raw samples (timestamp,
     series, value, optional kind), whose distributions the drift trigger compares."""
-    missing = [c for c in ("timestamp", "series", "value") if c not in samples.columns]
-    if missing:
-        raise DetectError(f"samples lack column(s) {', '.join(missing)}")
-    frame = samples.copy()
-    frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True)
-    frame["value"] = pd.to_numeric(frame["value"], errors="coerce")
-    if "kind" not in frame.columns:
-        frame["kind"] = "gauge"
-    frame["labels"] = "{}"
-    return build_features(prepare(frame)[0])
+    return build_features(prepare(sample_frame(samples))[0])
 
 
 def feature_drift(
