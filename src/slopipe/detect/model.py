@@ -136,12 +136,11 @@ class AnomalyModel:
     def _raw_scores(self, series: str, timestamps: np.ndarray, features: np.ndarray) -> np.ndarray:
         """The forest's raw scores (higher = more isolated), reusing remembered rows."""
         raw = np.full(len(features), np.nan)
-        if series in self._raw_memory:
-            stamps, remembered, scores = self._raw_memory[series]
-            at = np.minimum(np.searchsorted(stamps, timestamps), max(len(stamps) - 1, 0))
-            if len(stamps):
-                same = (stamps[at] == timestamps) & (remembered[at] == features).all(axis=1)
-                raw[same] = scores[at[same]]
+        stamps, features_then, scores = self._raw_memory.get(series, ([], None, None))
+        if len(stamps):
+            at = np.minimum(np.searchsorted(stamps, timestamps), len(stamps) - 1)
+            same = (stamps[at] == timestamps) & (features_then[at] == features).all(axis=1)
+            raw[same] = scores[at[same]]
         todo = np.isnan(raw)
         if todo.any():
             if series not in self._flat:
