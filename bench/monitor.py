@@ -74,11 +74,13 @@ def cycle(series: int, cycles: int) -> dict:
     import pandas as pd
     from prometheus_client import CollectorRegistry, Gauge
     from prometheus_client.exposition import MetricsHandler
-    from tests.fixtures.prom_live import latency_history, prometheus
+    from tests.fixtures.prom_live import prometheus
 
+    from slopipe.collect.samples import make_frame
     from slopipe.config import load_settings
     from slopipe.detect.model import AnomalyModel, prepared_rows
     from slopipe.detect.streaming import StreamingConfig
+    from slopipe.lake import Lake
     from slopipe.monitor.cycle import Monitor
     from slopipe.pipeline import example_rows
     from slopipe.registry.mlflow_registry import Registry
@@ -108,12 +110,29 @@ def cycle(series: int, cycles: int) -> dict:
             settings.monitor.collect_span_seconds = 30
             settings.monitor.retrain = False
             settings.home.mkdir(parents=True)
-            history = latency_history(pd.Timestamp.now(tz="UTC"), hours=1.1)
+            # Ten minutes of 1 s history of every gauge, as the collector names them, in
+            # the lake, and a champion with a forest for each (50 trees: fitting 1,000
+            # forests of 300 takes minutes here).
+            end = pd.Timestamp.now(tz="UTC").floor("s") - pd.Timedelta(seconds=2)
+            times = pd.date_range(end=end, periods=600, freq="1s")
+            history = pd.concat(
+                [
+                    make_frame(
+                        times,
+                        np.random.default_rng(i).normal(size=len(times)),
+                        f'bench_value{{i="{i}",job="app"}}',
+                        "gauge",
+                        {"i": str(i), "job": "app"},
+                    )
+                    for i in range(series)
+                ],
+                ignore_index=True,
+            )
+            Lake(settings.lake_path).append(history)
             reg = Registry(settings)
             model = AnomalyModel(StreamingConfig(n_trees=50)).fit(prepared_rows(history))
             version = reg.log_candidate(model, {}, {}, example_rows(history)).version
             reg.promote(version, "bench")
-            time.sleep(5)
             monitor = Monitor(settings)
             for _ in range(cycles + 2):
                 report = monitor.cycle()
@@ -130,6 +149,7 @@ def cycle(series: int, cycles: int) -> dict:
             "max": round(max(steady), 2),
         },
         "first_cycle_seconds": round(durations[0], 2),
+        "scored_last_cycle": report.scored,
     }
 
 
