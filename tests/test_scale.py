@@ -21,4 +21,4 @@ def test_a_data_failure_is_reported_and_the_others_finish(workers):
     assert [o.item for o in outcomes] == list(range(6))
     assert [o.value for o in outcomes if o.ok] == [0, 1, 4, 16, 25]
     [failed] = [o for o in outcomes if not o.ok]
-    assert failed.item == 3 and failed.error == "InputError: item 3: refused for a data reason"
+    assert failed.item == 3 and failed.error == "item 3: refused for a data reason"

@@ -44,7 +44,9 @@ def guarded(fn: Callable[[Any], Any]) -> Callable[[Any], Outcome]:
         try:
             return Outcome(item, fn(item))
         except DATA_ERRORS as error:
-            return Outcome(item, error=f"{type(error).__name__}: {error}")
+            # slopipe's own messages are written for people; a library's needs its kind
+            said = str(error) if isinstance(error, SlopipeError) else None
+            return Outcome(item, error=said or f"{type(error).__name__}: {error}")
 
     run.__name__ = getattr(fn, "__name__", "task")
     return run

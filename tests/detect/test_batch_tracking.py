@@ -31,7 +31,7 @@ FILES = [
     "artificialWithAnomaly/art_daily_jumpsup.csv",
     "artificialNoAnomaly/art_daily_small_noise.csv",
 ]
-SHORT = "DetectError: series too_short: 10 samples, need at least 288"
+SHORT = "series too_short: 10 samples, need at least 288"
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,8 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from slopipe.cli.common import ConfigOption, HomeOption
+from slopipe.cli.common import ConfigOption, HomeOption, fail
+from slopipe.cli.common import out as stdout
 from slopipe.cli.detect import SchedulerOption, WorkersOption
 from slopipe.config import load_settings
 from slopipe.detect import evaluate as nab_evaluate
@@ -74,12 +75,11 @@ def evaluate(
         with Runner(scheduler or settings.dask_scheduler, workers) as runner:
             result = _run(scores_dir, data, labels, out, format, config, runner, machine, verdicts)
     except SlopipeError as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(2) from error
+        raise fail(error) from None
     if as_json or format is BenchmarkFormat.smd:
         typer.echo(json.dumps(result, indent=2))
     else:
-        Console().print(_table(result))
+        stdout.print(_table(result))
 
 
 def _feedback(settings, data: Path | None):

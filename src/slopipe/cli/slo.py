@@ -269,8 +269,9 @@ def status(
     else:
         _print_status(statuses)
     for name, reason in sorted(result.failed.items()):
+        said = reason.removeprefix(f"slo {name}: ")
         err.print(
-            f"[bold red]error:[/] slo {name}: not evaluated: {escape(reason)}", soft_wrap=True
+            f"[bold red]error:[/] slo {name}: not evaluated: {escape(said)}", soft_wrap=True
         )
     if result.failed:
         raise typer.Exit(1)

@@ -130,7 +130,8 @@ def evaluate_detector(
     )
     failed = [o for o in outcomes if not o.ok]
     if failed:
-        raise DetectError(f"{failed[0].item.path}: {failed[0].error}")
+        path, error = str(failed[0].item.path), failed[0].error
+        raise DetectError(error if path in error else f"{path}: {error}")
     files = [o.value for o in outcomes]
     log.info("scored %d files of %s in %.1f s", len(files), data_dir, time.monotonic() - started)
     return evaluate_files(files, fixed_threshold=config.flag_threshold)
