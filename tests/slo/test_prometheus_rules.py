@@ -162,5 +162,49 @@ def test_a_missing_error_series_still_gives_a_ratio(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def run_outage_suite(tmp_path: Path, slo, input_series, ratio_1h: float) -> dict:
+    """Export `slo`'s rules and run promtool's unit test of an outage on `input_series`: the
+    tiers of `FIRING` fire at each instant (those the SLO has), and the 1h error ratio at
+    630m is `ratio_1h`. Returns the alerting rules by tier."""
+    (tmp_path / "rules.yaml").write_text(to_yaml([slo]))
+    rules = yaml.safe_load((tmp_path / "rules.yaml").read_text())["groups"][0]["rules"]
+    alerts = {r["labels"]["tier"]: r for r in rules if "alert" in r}
+    labels = {"slo": slo.name, "objective": "0", "service": slo.service}
+    alert_tests = [
+        {
+            "eval_time": at,
+            "alertname": "SLOErrorBudgetBurn",
+            "exp_alerts": [
+                {"exp_labels": alerts[t]["labels"], "exp_annotations": alerts[t]["annotations"]}
+                for t in tiers
+                if t in alerts
+            ],
+        }
+        for at, tiers in FIRING.items()
+    ]
+    ratio = "slopipe:slo_error_ratio:rate1h"
+    expr_test = {
+        "expr": ratio,
+        "eval_time": "630m",
+        "exp_samples": [{"labels": ratio + _braces(labels), "value": ratio_1h}],
+    }
+    suite = {
+        "rule_files": ["rules.yaml"],
+        "evaluation_interval": "1m",
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": [{"series": s, "values": v} for s, v in input_series],
+                "alert_rule_test": alert_tests,
+                "promql_expr_test": [expr_test],
+            }
+        ],
+    }
+    (tmp_path / "test.yaml").write_text(yaml.safe_dump(suite, sort_keys=False))
+    result = promtool("test", "rules", "test.yaml", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return alerts
+
+
 def _braces(labels: dict) -> str:
     return "{" + ", ".join(f'{k}="{v}"' for k, v in sorted(labels.items())) + "}"

@@ -26,6 +26,7 @@ from tests.slo.test_prometheus_rules import (
     _braces,
     needs_promtool,
     promtool,
+    run_outage_suite,
 )
 
 HERE = Path(__file__).parent
@@ -73,43 +74,7 @@ def _slo(name: str):
 def test_each_tier_fires_and_resolves_on_a_synthetic_outage(name, tmp_path):
     slo = _slo(name)
     series, ratio_1h = KINDS[name]
-    (tmp_path / "rules.yaml").write_text(to_yaml([slo]))
-    rules = yaml.safe_load((tmp_path / "rules.yaml").read_text())["groups"][0]["rules"]
-    alerts = {r["labels"]["tier"]: r for r in rules if "alert" in r}
-    labels = {"slo": name, "objective": "0", "service": "checkout"}
-    alert_tests = [
-        {
-            "eval_time": at,
-            "alertname": "SLOErrorBudgetBurn",
-            "exp_alerts": [
-                {"exp_labels": alerts[t]["labels"], "exp_annotations": alerts[t]["annotations"]}
-                for t in tiers
-                if t in alerts
-            ],
-        }
-        for at, tiers in FIRING.items()
-    ]
-    ratio = "slopipe:slo_error_ratio:rate1h"
-    expr_test = {
-        "expr": ratio,
-        "eval_time": "630m",
-        "exp_samples": [{"labels": ratio + _braces(labels), "value": ratio_1h}],
-    }
-    suite = {
-        "rule_files": ["rules.yaml"],
-        "evaluation_interval": "1m",
-        "tests": [
-            {
-                "interval": "1m",
-                "input_series": [{"series": s, "values": v} for s, v in series],
-                "alert_rule_test": alert_tests,
-                "promql_expr_test": [expr_test],
-            }
-        ],
-    }
-    (tmp_path / "test.yaml").write_text(yaml.safe_dump(suite, sort_keys=False))
-    result = promtool("test", "rules", "test.yaml", cwd=tmp_path)
-    assert result.returncode == 0, result.stdout + result.stderr
+    alerts = run_outage_suite(tmp_path, slo, series, ratio_1h)
     assert sorted(alerts) == (ALL[:1] + ALL[2:] if name == "checkout-latency" else ALL)
 
 

@@ -24,6 +24,7 @@ from tests.slo.test_prometheus_rules import (
     _braces,
     needs_promtool,
     promtool,
+    run_outage_suite,
 )
 
 HERE = Path(__file__).parent
@@ -109,43 +110,8 @@ def test_a_slice_rule_sums_epoch_aligned_slices_over_the_window_less_a_milliseco
 @pytest.mark.parametrize("name", sorted(RATIO_1H))
 def test_each_tier_fires_and_resolves_on_a_synthetic_outage(name, tmp_path):
     [slo] = [s for s in _slos() if s.name == name]
-    (tmp_path / "rules.yaml").write_text(to_yaml([slo]))
-    rules = yaml.safe_load((tmp_path / "rules.yaml").read_text())["groups"][0]["rules"]
-    alerts = {r["labels"]["tier"]: r for r in rules if "alert" in r}
+    alerts = run_outage_suite(tmp_path, slo, INPUT, RATIO_1H[name])
     assert sorted(alerts) == ALL
-    labels = {"slo": name, "objective": "0", "service": "checkout"}
-    alert_tests = [
-        {
-            "eval_time": at,
-            "alertname": "SLOErrorBudgetBurn",
-            "exp_alerts": [
-                {"exp_labels": alerts[t]["labels"], "exp_annotations": alerts[t]["annotations"]}
-                for t in tiers
-            ],
-        }
-        for at, tiers in FIRING.items()
-    ]
-    ratio = "slopipe:slo_error_ratio:rate1h"
-    expr_test = {
-        "expr": ratio,
-        "eval_time": "630m",
-        "exp_samples": [{"labels": ratio + _braces(labels), "value": RATIO_1H[name]}],
-    }
-    suite = {
-        "rule_files": ["rules.yaml"],
-        "evaluation_interval": "1m",
-        "tests": [
-            {
-                "interval": "1m",
-                "input_series": [{"series": s, "values": v} for s, v in INPUT],
-                "alert_rule_test": alert_tests,
-                "promql_expr_test": [expr_test],
-            }
-        ],
-    }
-    (tmp_path / "test.yaml").write_text(yaml.safe_dump(suite, sort_keys=False))
-    result = promtool("test", "rules", "test.yaml", cwd=tmp_path)
-    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def _fetch_outage(source, start, end):
