@@ -148,6 +148,15 @@ def test_a_disabled_tier_is_not_raised_the_next_firing_one_is():
     assert (alert.labels["tier"], alert.labels["severity"]) == ("ticket-slow", "ticket")
 
 
+def test_tier_labels_never_replace_the_labels_that_identify_an_alert():
+    doc = slo_doc(
+        "30d", **{"slopipe.io/tier-labels.ticket-fast": "slo=other,tier=x,alertname=y,team=a"}
+    )
+    (alert,) = burn_alerts(doc)
+    assert (alert.labels["slo"], alert.labels["tier"]) == ("checkout", "ticket-fast")
+    assert alert.labels["alertname"] == "SLOBurnRate" and alert.labels["team"] == "a"
+
+
 def test_a_tier_relabelled_by_the_slo_carries_its_labels():
     doc = slo_doc("30d", **{"slopipe.io/tier-labels.ticket-fast": "team=payments"})
     (alert,) = burn_alerts(doc)

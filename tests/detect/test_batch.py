@@ -52,9 +52,7 @@ def in_process(lake, tmp_path_factory) -> tuple:
 def test_every_series_is_scored_and_a_short_one_is_reported(in_process, lake):
     report, scores = in_process
     assert report.series == 4
-    assert report.failed == {
-        "too_short": "series too_short: 10 samples, need at least 288"
-    }
+    assert report.failed == {"too_short": "series too_short: 10 samples, need at least 288"}
     assert report.samples == len(scores) == sum(len(lake.read(n)) for n in lake.series_names()) - 10
 
 

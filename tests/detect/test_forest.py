@@ -45,3 +45,15 @@ def test_many_rows_are_scored_by_the_forest_itself(nab_matrix):
     np.testing.assert_array_equal(
         FlatForest(forest).score_samples(nab_matrix), forest.score_samples(nab_matrix)
     )
+
+
+def test_rows_with_nan_and_forests_on_some_features_score_as_the_forest_does(nab_matrix):
+    forest = IsolationForest(n_estimators=20, random_state=0).fit(nab_matrix[:1000])
+    rows = nab_matrix[1000:1010].copy()
+    rows[3, 1] = np.nan
+    np.testing.assert_array_equal(
+        FlatForest(forest).score_samples(rows), forest.score_samples(rows)
+    )
+    some = IsolationForest(n_estimators=20, max_features=1, random_state=0).fit(nab_matrix[:1000])
+    rows = nab_matrix[1000:1010]
+    np.testing.assert_array_equal(FlatForest(some).score_samples(rows), some.score_samples(rows))

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import signal
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import slopipe
+from tests.e2e.conftest import SLOPIPE, slopipe
 
 GOOD = "timestamp,value\n" + "".join(
     f"2024-01-0{1 + i // 1440} {(i % 1440) // 60:02d}:{i % 60:02d}:00,{(i % 97) / 10}\n"
@@ -174,3 +177,32 @@ def test_a_damaged_lake_log_is_one_line_and_the_damage_is_left_for_the_user(tmp_
     assert result.returncode != 0
     errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
     assert len(errors) == 1 and "Traceback" not in result.stderr, result.stderr
+
+
+def test_brackets_in_a_message_are_shown_as_they_are(stored, tmp_path):
+    home, _ = stored
+    result = slopipe("run", "--source", f"csv:{tmp_path / 'rate[5m]'}", home=home)
+    assert result.returncode == 2
+    assert f"error: {tmp_path / 'rate[5m]'}: no such file or folder" in result.stderr
+
+
+def test_ctrl_c_says_what_is_kept_and_exits_130(tmp_path):
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("SLOPIPE_")}
+    environment.pop("MLFLOW_TRACKING_URI", None)
+    environment["SLOPIPE_HOME"] = str(tmp_path / "home")
+    run = subprocess.Popen(
+        [*SLOPIPE, "run"],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        env=environment,
+    )
+    seen = ""
+    for line in run.stderr:  # interrupt it once it is at work, past its imports
+        seen += line
+        if "lake append" in line:
+            run.send_signal(signal.SIGINT)
+            break
+    rest = run.stderr.read()
+    assert run.wait(timeout=120) == 130, seen + rest
+    assert "interrupted: what was stored so far is kept" in rest and "Traceback" not in rest

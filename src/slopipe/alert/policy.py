@@ -66,6 +66,9 @@ class FiringTier:
         )
 
 
+#: Labels that make an alert's identity: an SLO's extra tier labels never replace them
+#: (severity they may, as Sloth's page and ticket labels do).
+IDENTITY = frozenset({"alertname", "service", "slo", "series", "tier"})
 #: Severities in the order they outrank each other; any other severity ranks last.
 SEVERITY_ORDER = ("page", "ticket")
 #: An anomaly episode escalates once it has been open at least this long while the burn
@@ -190,7 +193,8 @@ def _escalates(
 
 def _burn_alert(status, context, tier: FiringTier, now: datetime, links: Links) -> Alert:
     labels = _labels("SLOBurnRate", context.service, status.name, context.series, tier.severity)
-    labels = {**labels, "tier": tier.name, **tier.labels}
+    extra = {k: v for k, v in tier.labels.items() if k not in IDENTITY}
+    labels = {**labels, **extra, "tier": tier.name}
     summary = (
         f"SLO {status.name} burns its error budget {tier.short_burn_rate:.1f}x too fast "
         f"({tier.long_window} and {tier.short_window} over {tier.factor:g})"

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from slopipe.errors import SlopipeError
@@ -34,7 +35,8 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object 
 
 
 def fail(error: SlopipeError) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {error}", markup=True, highlight=False, soft_wrap=True)
+    said = escape(str(error))  # PromQL ranges and paths hold brackets rich would take
+    err.print(f"[bold red]error:[/] {said}", markup=True, highlight=False, soft_wrap=True)
     return typer.Exit(error.exit_code)
 
 

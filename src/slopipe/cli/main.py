@@ -17,6 +17,7 @@ from typing import Annotated
 
 import typer
 from rich.logging import RichHandler
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -237,6 +238,10 @@ def _number(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.2f}"
 
 
+#: The exit code of a command stopped by Ctrl-C (128 + SIGINT), as shells report it.
+INTERRUPTED = 130
+
+
 def command() -> None:
     """The `slopipe` command. Errors slopipe raises on purpose say what to fix where they
     happen; this catches the rest (a read-only home, a damaged file, a port out of range)
@@ -244,14 +249,23 @@ def command() -> None:
     shows the traceback instead."""
     try:
         app()
-    except KeyboardInterrupt:
-        err.print("interrupted: what was stored so far is kept; run the command again to go on")
-        raise SystemExit(130) from None
+    except KeyboardInterrupt:  # before typer runs the command
+        _say_interrupted()
+        raise SystemExit(INTERRUPTED) from None
+    except SystemExit as done:
+        if done.code == INTERRUPTED:  # typer turns a Ctrl-C into this exit code
+            _say_interrupted()
+        raise
     except Exception as error:  # noqa: BLE001 - the last resort of the command line
         if os.environ.get("SLOPIPE_DEBUG"):
             raise
-        err.print(f"[bold red]error:[/] {unforeseen(error)}", highlight=False, soft_wrap=True)
+        said = escape(unforeseen(error))
+        err.print(f"[bold red]error:[/] {said}", highlight=False, soft_wrap=True)
         raise SystemExit(1) from None
+
+
+def _say_interrupted() -> None:
+    err.print("interrupted: what was stored so far is kept; run it again to go on")
 
 
 def unforeseen(error: Exception) -> str:

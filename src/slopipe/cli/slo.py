@@ -17,7 +17,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from slopipe.cli.common import ConfigOption, HomeOption, JsonOption, err, out
+from slopipe.cli.common import ConfigOption, HomeOption, JsonOption, err, fail, out
 from slopipe.cli.detect import SchedulerOption, WorkersOption
 from slopipe.config import Settings, load_settings
 from slopipe.errors import SloError, SlopipeError
@@ -31,11 +31,6 @@ STATE_COLOURS = {
     "no_data": "yellow",
     "insufficient_data": "yellow",
 }
-
-
-def fail(error: SlopipeError) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {error}", markup=True, highlight=False, soft_wrap=True)
-    return typer.Exit(error.exit_code)
 
 
 def _store(settings: Settings):
@@ -270,9 +265,7 @@ def status(
         _print_status(statuses)
     for name, reason in sorted(result.failed.items()):
         said = reason.removeprefix(f"slo {name}: ")
-        err.print(
-            f"[bold red]error:[/] slo {name}: not evaluated: {escape(said)}", soft_wrap=True
-        )
+        err.print(f"[bold red]error:[/] slo {name}: not evaluated: {escape(said)}", soft_wrap=True)
     if result.failed:
         raise typer.Exit(1)
 

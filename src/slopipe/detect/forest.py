@@ -5,7 +5,8 @@ whatever the number of rows, so 300 trees cost some 60 ms even for the one new r
 monitor cycle. `FlatForest` packs every tree's nodes into padded arrays once, then walks
 all trees for all rows together in numpy. It gives the very same scores (the same float32
 comparison of inputs, the same path lengths added tree by tree in the same order); for many
-rows the forest's own loop is faster, and `score_samples` hands such batches to it.
+rows the forest's own loop is faster, and `score_samples` hands such batches to it, as it
+does rows that are not all finite and forests fitted on a subset of the features.
 
 The path length of a row in a tree is the depth of the leaf it reaches plus the average
 path length of an isolation tree over the leaf's training samples (Liu, Ting and Zhou,
@@ -43,13 +44,16 @@ class FlatForest:
             depth_nodes = forest._decision_path_lengths[i]
             self.path_length[i, :n] = depth_nodes + forest._average_path_length_per_tree[i] - 1.0
         self.depth = max(tree.max_depth for tree in trees)
+        # The walk reads the columns as given: right only when every tree saw every feature
+        # in order, as scikit-learn does when max_features keeps them all.
+        self.exact = forest._max_features == forest.n_features_in_
         self.denominator = len(trees) * _average_path_length(forest.max_samples_)
 
     def score_samples(self, matrix: np.ndarray) -> np.ndarray:
         """`IsolationForest.score_samples(matrix)`, to the last bit."""
-        if len(matrix) > FLAT_MAX_ROWS:
-            return self.forest.score_samples(matrix)
         values = np.asarray(matrix, dtype=np.float32).astype(float)
+        if len(values) > FLAT_MAX_ROWS or not self.exact or not np.isfinite(values).all():
+            return self.forest.score_samples(matrix)  # NaN has a side of its own there
         rows = np.arange(len(values))[:, None]
         trees = np.arange(self.feature.shape[0])[None, :]
         node = np.zeros((len(values), self.feature.shape[0]), dtype=np.intp)

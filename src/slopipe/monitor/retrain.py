@@ -4,7 +4,8 @@ Triggers, checked every cycle:
 
 | trigger       | fires when                                                               |
 |---------------|--------------------------------------------------------------------------|
-| drift         | PSI of a model feature, recent rows against the training window, is over |
+| drift         | PSI of a scale-free feature of a series (`prepare.FEATURES`), recent rows |
+|               | against the training window, is over                                     |
 |               | `monitor.drift_psi` (0.25) on any series the champion was trained on     |
 | anomaly_rate  | the anomaly rate of the last hour is over `anomaly_rate_factor` (10)      |
 |               | times the expected rate (the `contamination` setting, 0.003)             |
@@ -45,14 +46,14 @@ TRAIN_SPAN = timedelta(days=1)
 RECENT = timedelta(hours=1)
 
 
-def training_span(model: AnomalyModel | None, holdout_fraction: float) -> timedelta:
-    """How far back a retraining reads: a day, or longer when the champion's slowest series
-    needs it for a forest's `train_rows` before the held-out span, plus a day of history
-    for the seasonal difference (11 days at 5-minute steps)."""
+def training_span(model: AnomalyModel | None, holdout_fraction: float) -> timedelta | None:
+    """How far back a retraining reads: a day plus what the champion's slowest series needs
+    for a forest's `train_rows` before the held-out span (11 days at 5-minute steps, at
+    least a day); everything the lake holds (None) when there is no champion to ask."""
     if model is None or not model.steps:
-        return TRAIN_SPAN
+        return None
     rows = model.config.train_rows / (1.0 - holdout_fraction)
-    return max(TRAIN_SPAN, TRAIN_SPAN + rows * max(model.steps.values()).to_pytimedelta())
+    return TRAIN_SPAN + rows * max(model.steps.values()).to_pytimedelta()
 
 
 class Retrainer:
@@ -174,13 +175,13 @@ class Retrainer:
                 return {"name": "missed_breach", "figures": figures, "where": status.name}
         return None
 
-    def _train(self, trigger: dict, now: datetime, span: timedelta) -> None:
+    def _train(self, trigger: dict, now: datetime, span: timedelta | None) -> None:
         from slopipe.pipeline import evaluate_slos, example_rows, train_and_gate
         from slopipe.prepare import build_features, prepare
         from slopipe.slo.sources import Sources
 
         try:
-            samples = self.lake.read(start=now - span)
+            samples = self.lake.read(start=None if span is None else now - span)
             features = build_features(prepare(samples)[0])
             statuses, slo_series = evaluate_slos(
                 self.store, Sources(self.lake, self.settings.prometheus), now
