@@ -98,35 +98,17 @@ def test_each_tier_fires_and_resolves_on_a_synthetic_outage(tmp_path):
         }
         for at, tiers in FIRING.items()
     ]
-    suite = {
-        "rule_files": ["rules.yaml"],
-        "evaluation_interval": "1m",
-        "tests": [
-            {
-                "interval": "1m",
-                "input_series": [
-                    {"series": "http_requests_total", "values": "0+100x1320"},
-                    {"series": "http_errors_total", "values": "0+0x600 50+50x119 6000+0x600"},
-                ],
-                "alert_rule_test": alert_tests,
-                "promql_expr_test": [
-                    {
-                        "expr": "slopipe:slo_error_ratio:rate1h",
-                        "eval_time": "630m",
-                        "exp_samples": [
-                            {
-                                "labels": "slopipe:slo_error_ratio:rate1h" + _braces(labels),
-                                "value": 1500 / 6000,
-                            }
-                        ],
-                    }
-                ],
-            }
-        ],
+    outage = [
+        ("http_requests_total", "0+100x1320"),
+        ("http_errors_total", "0+0x600 50+50x119 6000+0x600"),
+    ]
+    ratio = "slopipe:slo_error_ratio:rate1h"
+    expr_test = {
+        "expr": ratio,
+        "eval_time": "630m",
+        "exp_samples": [{"labels": ratio + _braces(labels), "value": 1500 / 6000}],
     }
-    (tmp_path / "test.yaml").write_text(yaml.safe_dump(suite, sort_keys=False))
-    result = promtool("test", "rules", "test.yaml", cwd=tmp_path)
-    assert result.returncode == 0, result.stdout + result.stderr
+    result = run_promtool_tests(tmp_path, outage, alert_tests, [expr_test])
     assert "SUCCESS" in result.stdout
 
 
@@ -135,31 +117,30 @@ def test_a_missing_error_series_still_gives_a_ratio(tmp_path):
     [slo] = [d for d, _ in documents.load_file(HERE / "data" / "rules.openslo.yaml")][:1]
     (tmp_path / "rules.yaml").write_text(to_yaml([slo]))
     labels = {"slo": "checkout-availability", "objective": "0", "service": "checkout"}
-    suite = {
-        "rule_files": ["rules.yaml"],
-        "evaluation_interval": "1m",
-        "tests": [
-            {
-                "interval": "1m",
-                "input_series": [{"series": "http_requests_total", "values": "0+100x120"}],
-                "promql_expr_test": [
-                    {
-                        "expr": "slopipe:slo_error_ratio:rate1h",
-                        "eval_time": "100m",
-                        "exp_samples": [
-                            {
-                                "labels": "slopipe:slo_error_ratio:rate1h" + _braces(labels),
-                                "value": 0,
-                            }
-                        ],
-                    }
-                ],
-            }
-        ],
+    ratio = "slopipe:slo_error_ratio:rate1h"
+    expr_test = {
+        "expr": ratio,
+        "eval_time": "100m",
+        "exp_samples": [{"labels": ratio + _braces(labels), "value": 0}],
     }
+    run_promtool_tests(tmp_path, [("http_requests_total", "0+100x120")], (), [expr_test])
+
+
+def run_promtool_tests(
+    tmp_path: Path, input_series, alert_tests=(), expr_tests=()
+) -> subprocess.CompletedProcess:
+    """`promtool test rules` on tmp_path/rules.yaml, at 1-minute steps, over `input_series`
+    ((series, values) pairs); fails the test unless promtool passes."""
+    test = {"interval": "1m", "input_series": [{"series": s, "values": v} for s, v in input_series]}
+    if alert_tests:
+        test["alert_rule_test"] = list(alert_tests)
+    if expr_tests:
+        test["promql_expr_test"] = list(expr_tests)
+    suite = {"rule_files": ["rules.yaml"], "evaluation_interval": "1m", "tests": [test]}
     (tmp_path / "test.yaml").write_text(yaml.safe_dump(suite, sort_keys=False))
     result = promtool("test", "rules", "test.yaml", cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
+    return result
 
 
 def run_outage_suite(tmp_path: Path, slo, input_series, ratio_1h: float) -> dict:
@@ -188,21 +169,7 @@ def run_outage_suite(tmp_path: Path, slo, input_series, ratio_1h: float) -> dict
         "eval_time": "630m",
         "exp_samples": [{"labels": ratio + _braces(labels), "value": ratio_1h}],
     }
-    suite = {
-        "rule_files": ["rules.yaml"],
-        "evaluation_interval": "1m",
-        "tests": [
-            {
-                "interval": "1m",
-                "input_series": [{"series": s, "values": v} for s, v in input_series],
-                "alert_rule_test": alert_tests,
-                "promql_expr_test": [expr_test],
-            }
-        ],
-    }
-    (tmp_path / "test.yaml").write_text(yaml.safe_dump(suite, sort_keys=False))
-    result = promtool("test", "rules", "test.yaml", cwd=tmp_path)
-    assert result.returncode == 0, result.stdout + result.stderr
+    run_promtool_tests(tmp_path, input_series, alert_tests, [expr_test])
     return alerts
 
 

@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
 from slopipe.errors import SloValidationError
 from slopipe.slo import documents
@@ -25,8 +24,8 @@ from tests.slo.test_prometheus_rules import (
     FIRING,
     _braces,
     needs_promtool,
-    promtool,
     run_outage_suite,
+    run_promtool_tests,
 )
 
 HERE = Path(__file__).parent
@@ -289,9 +288,9 @@ def test_the_exported_rules_select_each_client_spelling_of_a_bound(tmp_path):
     series = []
     for i, (_, spelled) in enumerate(written):
         series += [
-            {"series": f'h{i}_bucket{{le="+Inf"}}', "values": "0+120x10"},
-            {"series": f'h{i}_bucket{{le="{spelled}"}}', "values": "0+90x10"},
-            {"series": f'h{i}_bucket{{le="1.5"}}', "values": "0+95x10"},
+            (f'h{i}_bucket{{le="+Inf"}}', "0+120x10"),
+            (f'h{i}_bucket{{le="{spelled}"}}', "0+90x10"),
+            (f'h{i}_bucket{{le="1.5"}}', "0+95x10"),
         ]
     ratio = "slopipe:slo_error_ratio:rate5m"
     labels = lambda i: {"slo": f"latency-{i}", "objective": "0", "service": "shop"}  # noqa: E731
@@ -303,14 +302,7 @@ def test_the_exported_rules_select_each_client_spelling_of_a_bound(tmp_path):
         }
         for i in range(len(written))
     ]
-    suite = {
-        "rule_files": ["rules.yaml"],
-        "evaluation_interval": "1m",
-        "tests": [{"interval": "1m", "input_series": series, "promql_expr_test": expr_tests}],
-    }
-    (tmp_path / "test.yaml").write_text(yaml.safe_dump(suite, sort_keys=False))
-    result = promtool("test", "rules", "test.yaml", cwd=tmp_path)
-    assert result.returncode == 0, result.stdout + result.stderr
+    run_promtool_tests(tmp_path, series, (), expr_tests)
 
 
 def test_every_refused_slo_is_named_in_the_one_line():

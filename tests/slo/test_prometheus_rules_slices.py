@@ -25,6 +25,7 @@ from tests.slo.test_prometheus_rules import (
     needs_promtool,
     promtool,
     run_outage_suite,
+    run_promtool_tests,
 )
 
 HERE = Path(__file__).parent
@@ -224,20 +225,7 @@ def test_off_a_boundary_the_rules_hold_the_last_boundarys_slices(tmp_path):
         ("http_requests_total", "0+100x300"),
         ("http_errors_total", "0+0x60 50+50x59 3000+0x180"),
     ]
-    suite = {
-        "rule_files": ["rules.yaml"],
-        "evaluation_interval": "1m",
-        "tests": [
-            {
-                "interval": "1m",
-                "input_series": [{"series": s, "values": v} for s, v in series],
-                "promql_expr_test": expr_tests,
-            }
-        ],
-    }
-    (tmp_path / "test.yaml").write_text(yaml.safe_dump(suite, sort_keys=False))
-    result = promtool("test", "rules", "test.yaml", cwd=tmp_path)
-    assert result.returncode == 0, result.stdout + result.stderr
+    run_promtool_tests(tmp_path, series, (), expr_tests)
 
     def fetch(source, start, end):
         minutes = np.arange(1, 301)
