@@ -44,6 +44,14 @@ def counters() -> tuple[pd.DatetimeIndex, np.ndarray, np.ndarray]:
     return times, total, bad
 
 
+def counters_lake(tmp_path, times, total, bad) -> Lake:
+    """A lake under tmp_path holding the counters as requests and errors."""
+    lake = Lake(tmp_path / "lake")
+    requests = make_frame(times, total, "http_requests_total", "counter")
+    lake.append(pd.concat([requests, make_frame(times, bad, "http_errors_total", "counter")]))
+    return lake
+
+
 def openmetrics(times, total, bad) -> str:
     lines = ["# TYPE http_requests counter"]
     lines += [
@@ -84,15 +92,7 @@ SLO = {
 
 def test_burn_rates_agree_with_prometheus_on_the_exported_rules(tmp_path):
     times, total, bad = counters()
-    lake = Lake(tmp_path / "lake")
-    lake.append(
-        pd.concat(
-            [
-                make_frame(times, total, "http_requests_total", "counter"),
-                make_frame(times, bad, "http_errors_total", "counter"),
-            ]
-        )
-    )
+    lake = counters_lake(tmp_path, times, total, bad)
     slo = parse_slo(SLO)
     ratios = {
         r["record"].removeprefix("slopipe:slo_error_ratio:rate"): r["expr"]
@@ -135,15 +135,7 @@ def test_the_period_ratio_is_a_ratio_of_sums_as_slopipe_counts_it(tmp_path):
     # 0.0026757, slopipe 0.0026742 - the overlapping 5m windows weigh the period's first
     # and last minutes less - and Sloth's 0.0042489, 59% too high.)
     times, total, bad = counters()
-    lake = Lake(tmp_path / "lake")
-    lake.append(
-        pd.concat(
-            [
-                make_frame(times, total, "http_requests_total", "counter"),
-                make_frame(times, bad, "http_errors_total", "counter"),
-            ]
-        )
-    )
+    lake = counters_lake(tmp_path, times, total, bad)
     slo = parse_slo(SLO)
     rules = yaml.safe_load(to_yaml([slo]))["groups"][0]["rules"]
     wanted = {

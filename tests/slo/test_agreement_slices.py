@@ -18,7 +18,7 @@ from slopipe.slo.openslo import parse_slo
 from slopipe.slo.promrules import to_yaml
 from slopipe.slo.sources import Sources
 from tests.slo.prometheus_server import instant, prometheus_over
-from tests.slo.test_agreement import END, SLO, counters, openmetrics
+from tests.slo.test_agreement import END, SLO, counters, counters_lake, openmetrics
 from tests.slo.test_agreement_threshold import SERIES, gauge
 from tests.slo.test_agreement_threshold import SLO as GAUGE_SLO
 
@@ -87,15 +87,7 @@ def _by_hand(slices: pd.DataFrame, method: str, end, window) -> float:
 @pytest.mark.parametrize("method", ["Timeslices", "RatioTimeslices"])
 def test_slice_burn_rates_agree_with_prometheus_on_the_exported_rules(method, tmp_path):
     times, total, bad = counters()
-    lake = Lake(tmp_path / "lake")
-    lake.append(
-        pd.concat(
-            [
-                make_frame(times, total, "http_requests_total", "counter"),
-                make_frame(times, bad, "http_errors_total", "counter"),
-            ]
-        )
-    )
+    lake = counters_lake(tmp_path, times, total, bad)
     slo, sources = _slo(method), Sources(lake, PrometheusSettings())
     rules, slices = _rules(slo), _slice_counts(times, total, bad)
     compared = 0
