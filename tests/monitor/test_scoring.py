@@ -46,7 +46,8 @@ def test_each_series_is_scored_with_its_history_window_and_unknown_series_wait(t
     model = AnomalyModel(StreamingConfig(n_trees=50)).fit(prepared_rows(history.head(2000)))
     mark = pd.Timestamp("2024-01-03 12:00", tz="UTC")
 
-    result = score_new(lake, store, model, "1", {"cpu": mark, "new": mark})
+    warned = set()
+    result = score_new(lake, store, model, "1", {"cpu": mark, "new": mark}, warned)
 
     # A day and 2,028 one-minute rows before the watermark: the window the model asks for.
     window = history[history["timestamp"] >= mark - model.history("cpu")]
@@ -54,4 +55,6 @@ def test_each_series_is_scored_with_its_history_window_and_unknown_series_wait(t
     assert model.history("cpu") == pd.Timedelta(minutes=1440 + 2028)
     assert result.scored == 719 and set(store.watermarks()) == {"cpu"}
     assert result.latest_scores == {"cpu": expected["anomaly_score"].iloc[-1]}
-    assert "no forest for 1 series (new)" in caplog.text
+    assert caplog.text.count("no forest for 1 series (new)") == 1
+    score_new(lake, store, model, "1", {"cpu": mark, "new": mark}, warned)  # the next cycle
+    assert caplog.text.count("no forest for 1 series (new)") == 1  # said once

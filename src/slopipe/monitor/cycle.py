@@ -77,6 +77,7 @@ class Monitor:
         self.registry = Registry(settings)
         self.model: AnomalyModel | None = None
         self.model_version: str | None = None
+        self.warned_unknown: set[tuple[str, tuple[str, ...]]] = set()  # see score_new
         self.retrainer = Retrainer(settings, self.lake, self.store, self.registry, self.metrics)
 
     def cycle(self, now: datetime | None = None) -> CycleReport:
@@ -127,7 +128,9 @@ class Monitor:
             self.store.set_state({SCORING_FROM: start})
         first = pd.Timestamp(start).to_pydatetime()
         series = {name: first for name in self.lake.series_names()}
-        result = score_new(self.lake, self.store, self.model, self.model_version, series)
+        result = score_new(
+            self.lake, self.store, self.model, self.model_version, series, self.warned_unknown
+        )
         report.scored, report.anomalies = result.scored, result.anomalies
         for name, score in result.latest_scores.items():
             self.metrics.anomaly_score.labels(series=name).set(score)

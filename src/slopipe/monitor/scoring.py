@@ -22,9 +22,6 @@ from slopipe.slo.store import SloStore
 
 log = logging.getLogger(__name__)
 
-#: (model version, series) already warned about, so a monitor warns once, not every cycle.
-_WARNED: set[tuple[str, tuple[str, ...]]] = set()
-
 
 @dataclass(frozen=True)
 class ScoreResult:
@@ -41,10 +38,14 @@ def score_new(
     model: AnomalyModel,
     model_version: str,
     first_start: dict[str, datetime],
+    warned: set[tuple[str, tuple[str, ...]]] | None = None,
 ) -> ScoreResult:
-    """Score rows after each series' watermark (or after `first_start` when it has none)."""
+    """Score rows after each series' watermark (or after `first_start` when it has none).
+
+    Series the model has no forest for are named in a warning, once per (model version,
+    series) recorded in `warned`, which a caller scoring every cycle keeps."""
     marks = store.watermarks()
-    known = _known_series(model, model_version, first_start)
+    known = _known_series(model, model_version, first_start, set() if warned is None else warned)
     after = {s: pd.Timestamp(marks.get(s, first_start[s])) for s in known}
     scored = _score_after(lake, model, after)
     until, log_rows = {}, []
@@ -72,11 +73,12 @@ def score_new(
     return ScoreResult(len(scored), len(flagged), new, flagged, latest)
 
 
-def _known_series(model: AnomalyModel, model_version: str, names) -> list[str]:
+def _known_series(model: AnomalyModel, model_version: str, names, warned: set) -> list[str]:
     """The series the model has a forest for; a warning (once per version) names the rest."""
-    unknown = sorted(set(names) - set(model.series))
-    if unknown and (model_version, tuple(unknown)) not in _WARNED:
-        _WARNED.add((model_version, tuple(unknown)))
+    known = set(model.series)
+    unknown = sorted(set(names) - known)
+    if unknown and (model_version, tuple(unknown)) not in warned:
+        warned.add((model_version, tuple(unknown)))
         log.warning(
             "model version %s has no forest for %d series (%s): not scored until a training "
             "run includes them",
@@ -84,7 +86,7 @@ def _known_series(model: AnomalyModel, model_version: str, names) -> list[str]:
             len(unknown),
             ", ".join(unknown[:5]),
         )
-    return [s for s in names if s not in unknown]
+    return [s for s in names if s in known]
 
 
 def _score_after(lake: Lake, model: AnomalyModel, after: dict[str, pd.Timestamp]) -> pd.DataFrame:

@@ -79,11 +79,15 @@ def catalogue_tiers(period: timedelta) -> tuple[AlertTier, ...]:
     return tuple(tiers)
 
 
+def declared_tiers(alerting: Alerting, period: timedelta) -> tuple[AlertTier, ...]:
+    """An SLO's tiers before switching any off: its own, or its period's catalogue."""
+    return alerting.tiers if alerting.tiers is not None else catalogue_tiers(period)
+
+
 def resolve_tiers(alerting: Alerting, period: timedelta) -> tuple[AlertTier, ...]:
     """An SLO's active tiers: explicit or from the catalogue, minus disabled, relabelled."""
-    tiers = alerting.tiers if alerting.tiers is not None else catalogue_tiers(period)
     return tuple(
         replace(t, labels={**t.labels, **alerting.labels.get(t.name, {})})
-        for t in tiers
+        for t in declared_tiers(alerting, period)
         if t.name not in alerting.disabled
     )

@@ -300,7 +300,7 @@ def _budget_rules(period_ratio: str, objective_ratio: float, labels: dict) -> li
         {"record": ratio, "expr": period_ratio, "labels": dict(labels)},
         {
             "record": f"{PREFIX}error_budget_remaining:ratio",
-            "expr": f"1 - {ratio}{_match(labels)} / {_number(1 - objective_ratio)}",
+            "expr": f"1 - {ratio}{_match(labels)} / {promql.number(1 - objective_ratio)}",
             "labels": dict(labels),
         },
     ]
@@ -312,7 +312,9 @@ def _threshold_rules(slo: SloDefinition, objective: Objective, windows, labels) 
     source = slo.indicator.source
     gauge = promql.selector(source) if source.type == "lake" else f"({source.query})"
     # One series, as slopipe reads one lake series; were there several, bad if any is.
-    compare = f"max({gauge} {promql.NEGATED[objective.op]} bool {_number(objective.threshold)})"
+    compare = (
+        f"max({gauge} {promql.NEGATED[objective.op]} bool {promql.number(objective.threshold)})"
+    )
     shares = [
         {
             "record": f"{PREFIX}error_ratio:rate{format_duration(w)}",
@@ -358,7 +360,7 @@ def _long_window_events(slo: SloDefinition, objective: Objective, window, labels
 
 
 def _alert(slo: SloDefinition, tier, objective: Objective, labels: dict) -> dict:
-    threshold = _number(tier.factor * (1 - objective.objective_ratio))
+    threshold = promql.number(tier.factor * (1 - objective.objective_ratio))
     match = _match(labels)
     long, short = format_duration(tier.long_window), format_duration(tier.short_window)
     expr = (
@@ -367,16 +369,13 @@ def _alert(slo: SloDefinition, tier, objective: Objective, labels: dict) -> dict
     )
     if slo.min_events > 0:
         events = _long_window_events(slo, objective, tier.long_window, labels)
-        expr += f"\nand on()\n{events} >= {_number(slo.min_events)}"
+        expr += f"\nand on()\n{events} >= {promql.number(slo.min_events)}"
     return {
         "alert": ALERT,
         "expr": expr,
         "labels": {**labels, "severity": tier.severity, "tier": tier.name, **tier.labels},
         "annotations": {
-            "summary": f"SLO {slo.name} burns its error budget over {_number(tier.factor)}x "
+            "summary": f"SLO {slo.name} burns its error budget over {promql.number(tier.factor)}x "
             f"too fast ({long} and {short} windows)",
         },
     }
-
-
-_number = promql.number

@@ -25,8 +25,8 @@ import yaml
 
 from slopipe.errors import SloValidationError
 from slopipe.slo import openslo
-from slopipe.slo.catalogue import catalogue_tiers, catalogues
-from slopipe.slo.durations import format_duration, parse_duration
+from slopipe.slo.catalogue import catalogues, declared_tiers
+from slopipe.slo.durations import format_duration
 from slopipe.slo.evaluate import BURN_WINDOWS as _BURN_WINDOWS
 from slopipe.slo.model import SloDefinition
 
@@ -91,16 +91,11 @@ def tiers_of(document: dict) -> tuple[AlertTier, ...]:
     """The tiers the SLO engine reads from a document, switched-off ones with `enabled`
     False: its own alert policies, or else its period's catalogue."""
     definition = openslo.parse_slo(document)
-    return _as_ui(definition.alerting.tiers, definition)
+    return _as_ui(definition)
 
 
-def catalogue_of(window: str) -> tuple[AlertTier, ...]:
-    """The catalogue tiers of an SLO period written as OpenSLO (`"28d"`)."""
-    return tuple(_from_engine(t) for t in catalogue_tiers(parse_duration(window)))
-
-
-def _as_ui(tiers, definition: SloDefinition) -> tuple[AlertTier, ...]:
-    tiers = tiers if tiers is not None else catalogue_tiers(definition.window.duration)
+def _as_ui(definition: SloDefinition) -> tuple[AlertTier, ...]:
+    tiers = declared_tiers(definition.alerting, definition.window.duration)
     disabled = definition.alerting.disabled
     return tuple(replace(_from_engine(t), enabled=t.name not in disabled) for t in tiers)
 
@@ -178,7 +173,7 @@ def validate(document: dict) -> SloDefinition:
     """Parse with the SLO engine and check the tiers; raises `SloValidationError`."""
     definition = openslo.parse_slo(document, where="edited SLO")
     if not follows_catalogue(document):
-        for i, tier in enumerate(_as_ui(definition.alerting.tiers, definition)):
+        for i, tier in enumerate(_as_ui(definition)):
             _check_tier(definition, tier, f"spec.alertPolicies[{i}].spec.conditions[0].spec")
     return definition
 
